@@ -1,0 +1,45 @@
+#include "common/ops/gelu.h"
+
+#include <cmath>
+
+#include "common/autograd/tape.h"
+#include "common/ops/op_checks.h"
+
+namespace sog {
+
+static constexpr float kGeluScale = 0.7978845608028654f;  // √(2/π)
+
+void gelu_forward(float* out, const float* inp, int64_t N) {
+#pragma omp parallel for simd if (N > (1 << 15))
+  for (int64_t i = 0; i < N; i++) {
+    float x = inp[i];
+    float u = kGeluScale * (x + 0.044715f * x * x * x);
+    out[i] = 0.5f * x * (1.0f + std::tanh(u));
+  }
+}
+
+void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N) {
+#pragma omp parallel for simd if (N > (1 << 15))
+  for (int64_t i = 0; i < N; i++) {
+    float x = inp[i];
+    float u = kGeluScale * (x + 0.044715f * x * x * x);
+    float th = std::tanh(u);
+    float sech2 = 1.0f - th * th;
+    float local = 0.5f * (1.0f + th) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * 0.044715f * x * x);
+    dinp[i] += local * dout[i];
+  }
+}
+
+Tensor gelu(const Tensor& x) {
+  require_cpu_f32(x, "gelu", "x");
+  Tensor out = Tensor::empty(x.shape());
+  gelu_forward(out.f32(), x.f32(), x.numel());
+  if (should_record({&x})) {
+    record("gelu", out, [x](const Tensor& dout) {
+      gelu_backward(x.grad_ref().f32(), x.f32(), dout.f32(), x.numel());
+    });
+  }
+  return out;
+}
+
+}  // namespace sog
