@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The whole pipeline on the default data, stage by stage, as the talk goes:
+#   01 tokenizer → 02 pretrain → 03 sft → 04 reward → 05 ppo → 06 prompting
+# Each stage is scripts/stages/NN_name.sh (a function stage_NN_name); a stage whose chapter does not
+# exist yet is simply absent. Every artifact lands in one run folder, and report.md gathers each
+# stage's table (RUN/NN_name/report.md) at the end.
+#
+#   scripts/pipeline.sh [--run DIR]     (default run folder: runs/default)
+#
+# Does its own set-up: missing Debian packages, configure, build, data. Where the third-party data
+# cannot be had (no ../shared/data, no network) it runs on the project's own text instead and the
+# report says so.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+RUN="runs/default"
+while (( $# )); do
+  case "$1" in
+    --run) RUN="$2"; shift 2 ;;
+    *) echo "pipeline: unknown argument '$1' (usage: scripts/pipeline.sh [--run DIR])" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$RUN"
+RUN="$(cd "$RUN" && pwd)"
+
+scripts/setup.sh
+scripts/get_data.sh --partial
+cmake --preset release >/dev/null
+cmake --build --preset release
+BIN="$root/build/release/bin"
+DATA="$root/data"
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+
+# The pretraining corpus: Tiny Shakespeare, else the project's own prose (its READMEs and design
+# notes), so that every stage still runs end to end.
+if [[ -f "$DATA/tinyshakespeare.txt" ]]; then
+  CORPUS="$DATA/tinyshakespeare.txt"
+  DATA_NOTE="Tiny Shakespeare (third-party, sha256 checked)."
+else
+  mkdir -p "$RUN/fallback"
+  CORPUS="$RUN/fallback/project_text.txt"
+  find "$root" -name '*.md' -not -path '*/build/*' -not -path '*/runs/*' -not -path '*/data/*' | sort |
+    xargs cat > "$CORPUS"
+  DATA_NOTE="**Tiny Shakespeare could not be had (no ../shared/data, no network): this run uses the project's own text (its READMEs) as the corpus, so its figures are not comparable with the chapters' tables.**"
+fi
+export BIN DATA RUN CORPUS DATA_NOTE
+
+stages=()
+for f in scripts/stages/[0-9][0-9]_*.sh; do
+  [[ -f "$f" ]] || continue
+  # shellcheck source=/dev/null
+  source "$f"
+  name="$(basename "$f" .sh)"
+  stages+=("$name")
+  echo "==== stage $name ===="
+  start=$(date +%s)
+  "stage_$name"
+  echo "==== stage $name done in $(( $(date +%s) - start )) s ===="
+done
+
+report="$RUN/report.md"
+{
+  echo "# stateofgpt — pipeline report"
+  echo
+  echo "Run folder: \`$(basename "$RUN")\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU threads, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
+  echo
+  echo "Data: $DATA_NOTE"
+  echo
+  if (( ${#stages[@]} == 0 )); then
+    echo "No chapter exists yet: the pipeline built the library and fetched the data."
+  fi
+  for s in "${stages[@]}"; do
+    if [[ -f "$RUN/$s/report.md" ]]; then
+      cat "$RUN/$s/report.md"
+      echo
+    fi
+  done
+} > "$report.tmp"
+mv "$report.tmp" "$report"
+echo "pipeline: report written to $report"
