@@ -103,3 +103,22 @@ TEST(Tensor, CudaUnavailableIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("CUDA"), std::string::npos) << e.what();
   }
 }
+
+TEST(Tensor, ViewAtAnOffsetSharesStorage) {
+  Tensor flat = Tensor::from_vector({6}, {0, 1, 2, 3, 4, 5});
+  Tensor v = flat.view(2, {2, 2});
+  EXPECT_EQ(v.to_vector(), (std::vector<float>{2, 3, 4, 5}));
+  v.f32()[0] = 9;
+  EXPECT_EQ(flat.f32()[2], 9);
+  EXPECT_THROW(flat.view(3, {2, 2}), std::out_of_range);
+}
+
+TEST(Tensor, SetGradPointsTheGradientIntoAGivenBuffer) {
+  Tensor grads = Tensor::zeros({4});
+  Tensor p = Tensor::zeros({2});
+  p.set_requires_grad(true);
+  p.set_grad(grads.view(2, {2}));
+  p.grad_ref().f32()[1] += 3;
+  EXPECT_EQ(grads.f32()[3], 3);
+  EXPECT_THROW(p.set_grad(Tensor::zeros({3})), std::invalid_argument);
+}

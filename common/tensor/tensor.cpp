@@ -235,6 +235,19 @@ Tensor Tensor::reshape(const Shape& shape) const {
   return Tensor(std::move(impl));
 }
 
+Tensor Tensor::view(int64_t offset, const Shape& shape) const {
+  if (offset < 0 || offset + shape.numel() > numel()) {
+    throw std::out_of_range("Tensor::view: " + std::to_string(shape.numel()) + " elements at offset " +
+                            std::to_string(offset) + " do not fit in a tensor of " + std::to_string(numel()));
+  }
+  auto impl = std::make_shared<TensorImpl>();
+  impl->shape = shape;
+  impl->dtype = impl_->dtype;
+  impl->storage = impl_->storage;
+  impl->offset = impl_->offset + static_cast<size_t>(offset) * dtype_size(impl_->dtype);
+  return Tensor(std::move(impl));
+}
+
 // ---- copies -------------------------------------------------------------------------------------
 
 Tensor Tensor::clone() const {
@@ -350,6 +363,12 @@ void Tensor::zero_grad() const {
 }
 
 void Tensor::reset_grad() const { checked(impl_).grad = Tensor(); }
+
+void Tensor::set_grad(const Tensor& g) const {
+  check_shape(g, shape(), "Tensor::set_grad");
+  check_dtype(g, DType::f32, "Tensor::set_grad");
+  checked(impl_).grad = g;
+}
 
 void Tensor::backward() const { sog::backward(*this); }
 

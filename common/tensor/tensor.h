@@ -100,6 +100,9 @@ class Tensor {
   // ---- views (share storage) ----
   Tensor rows(int64_t start, int64_t count) const;  // a slice of the first dimension
   Tensor reshape(const Shape& shape) const;          // same numel; no autograd (see ops/shape.h)
+  // `shape.numel()` elements starting `offset` elements into this tensor (a parameter inside the
+  // single parameter buffer of a model, say). A plain leaf: no gradient, no autograd history.
+  Tensor view(int64_t offset, const Shape& shape) const;
 
   // ---- copies ----
   Tensor clone() const;
@@ -118,6 +121,9 @@ class Tensor {
   Tensor& grad_ref() const;
   void zero_grad() const;
   void reset_grad() const;  // drops the gradient tensor entirely
+  // Makes `g` (same shape, f32) this tensor's gradient: backward then accumulates into g's memory.
+  // A model points each parameter's gradient into one flat gradient buffer this way.
+  void set_grad(const Tensor& g) const;
   void backward() const;    // this must be a one-element tensor (the loss)
 
   TensorImpl* impl() const { return impl_.get(); }
