@@ -1,0 +1,76 @@
+#include "common/optim/adamw.h"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace sog {
+
+AdamW::AdamW(int64_t num_params, std::vector<ParamSegment> segments, AdamWConfig config)
+    : segments_(std::move(segments)), config_(config) {
+  int64_t covered = 0;
+  for (const auto& s : segments_) {
+    if (s.offset != covered) {
+      throw std::invalid_argument("AdamW: parameter segments must tile the buffer in order: expected offset " +
+                                  std::to_string(covered) + ", found " + std::to_string(s.offset));
+    }
+    covered += s.count;
+  }
+  if (covered != num_params) {
+    throw std::invalid_argument("AdamW: segments cover " + std::to_string(covered) + " parameters, expected " +
+                                std::to_string(num_params));
+  }
+  m_ = Tensor::zeros({num_params});
+  v_ = Tensor::zeros({num_params});
+}
+
+void AdamW::step(Tensor& params, const Tensor& grads, float lr) {
+  if (params.numel() != m_.numel() || grads.numel() != m_.numel()) {
+    throw std::invalid_argument("AdamW::step: expected " + std::to_string(m_.numel()) +
+                                " parameters and gradients, found " + std::to_string(params.numel()) + " and " +
+                                std::to_string(grads.numel()));
+  }
+  t_++;
+  const float b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
+  const float bias1 = 1.0f - std::pow(b1, static_cast<float>(t_));
+  const float bias2 = 1.0f - std::pow(b2, static_cast<float>(t_));
+  float* p = params.f32();
+  const float* g = grads.f32();
+  float* m = m_.f32();
+  float* v = v_.f32();
+  for (const auto& s : segments_) {
+    const float wd = s.decay ? config_.weight_decay : 0.0f;
+    const int64_t end = s.offset + s.count;
+#pragma omp parallel for simd if (s.count > (1 << 15))
+    for (int64_t i = s.offset; i < end; i++) {
+      float mi = b1 * m[i] + (1.0f - b1) * g[i];
+      float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
+      m[i] = mi;
+      v[i] = vi;
+      float m_hat = mi / bias1, v_hat = vi / bias2;
+      p[i] -= lr * (m_hat / (std::sqrt(v_hat) + eps) + wd * p[i]);
+    }
+  }
+}
+
+float global_grad_norm(const Tensor& grads) {
+  const float* g = grads.f32();
+  const int64_t n = grads.numel();
+  double sum = 0.0;
+#pragma omp parallel for reduction(+ : sum) if (n > (1 << 16))
+  for (int64_t i = 0; i < n; i++) sum += static_cast<double>(g[i]) * g[i];
+  return static_cast<float>(std::sqrt(sum));
+}
+
+float clip_grad_norm(Tensor& grads, float max_norm) {
+  float norm = global_grad_norm(grads);
+  if (max_norm > 0.0f && norm > max_norm) {
+    float scale = max_norm / (norm + 1e-6f);
+    float* g = grads.f32();
+    const int64_t n = grads.numel();
+#pragma omp parallel for simd if (n > (1 << 16))
+    for (int64_t i = 0; i < n; i++) g[i] *= scale;
+  }
+  return norm;
+}
+
+}  // namespace sog
