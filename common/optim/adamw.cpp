@@ -31,8 +31,9 @@ void AdamW::step(Tensor& params, const Tensor& grads, float lr) {
   }
   t_++;
   const float b1 = config_.beta1, b2 = config_.beta2, eps = config_.eps;
-  const float bias1 = 1.0f - std::pow(b1, static_cast<float>(t_));
-  const float bias2 = 1.0f - std::pow(b2, static_cast<float>(t_));
+  // m̂ = m / (1 − β1^t), v̂ = v / (1 − β2^t): multiply by the reciprocals.
+  const float inv_bias1 = 1.0f / (1.0f - std::pow(b1, static_cast<float>(t_)));
+  const float inv_bias2 = 1.0f / (1.0f - std::pow(b2, static_cast<float>(t_)));
   float* p = params.f32();
   const float* g = grads.f32();
   float* m = m_.f32();
@@ -46,7 +47,7 @@ void AdamW::step(Tensor& params, const Tensor& grads, float lr) {
       float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
       m[i] = mi;
       v[i] = vi;
-      float m_hat = mi / bias1, v_hat = vi / bias2;
+      float m_hat = mi * inv_bias1, v_hat = vi * inv_bias2;
       p[i] -= lr * (m_hat / (std::sqrt(v_hat) + eps) + wd * p[i]);
     }
   }
@@ -56,7 +57,7 @@ float global_grad_norm(const Tensor& grads) {
   const float* g = grads.f32();
   const int64_t n = grads.numel();
   double sum = 0.0;
-#pragma omp parallel for reduction(+ : sum) if (n > (1 << 16))
+#pragma omp parallel for simd reduction(+ : sum) if (n > (1 << 16))
   for (int64_t i = 0; i < n; i++) sum += static_cast<double>(g[i]) * g[i];
   return static_cast<float>(std::sqrt(sum));
 }
