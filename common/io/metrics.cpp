@@ -1,0 +1,44 @@
+#include "common/io/metrics.h"
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <stdexcept>
+
+#include "common/io/atomic_file.h"
+
+namespace sog {
+
+MetricsLog::MetricsLog(const std::string& path, bool append) : path_(path) {
+  auto parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) std::filesystem::create_directories(parent);
+  out_.open(path, append ? std::ios::app : std::ios::trunc);
+  if (!out_) throw std::runtime_error(path + ": cannot open for writing (" + std::strerror(errno) + ")");
+}
+
+void MetricsLog::write(const nlohmann::json& record) {
+  out_ << record.dump() << '\n';
+  out_.flush();
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open (" + std::strerror(errno) + ")");
+  std::vector<nlohmann::json> records;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); number++) {
+    if (line.empty()) continue;
+    try {
+      records.push_back(nlohmann::json::parse(line));
+    } catch (const nlohmann::json::parse_error& e) {
+      throw std::runtime_error(path + ":" + std::to_string(number) + ": not valid JSON: " + e.what());
+    }
+  }
+  return records;
+}
+
+void write_json_atomic(const std::string& path, const nlohmann::json& value) {
+  write_file_atomic(path, value.dump(2) + "\n");
+}
+
+}  // namespace sog

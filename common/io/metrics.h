@@ -1,0 +1,29 @@
+// Run outputs: metrics.jsonl (one JSON object per logged step, appended and flushed as training
+// goes, so a crash keeps what was logged) and summary.json (written atomically at the end).
+//
+//   MetricsLog log(run_dir + "/metrics.jsonl");
+//   log.write({{"step", 10}, {"train_loss", 2.31}, {"lr", 1e-3}});
+#pragma once
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace sog {
+
+class MetricsLog {
+ public:
+  // append: keep the existing lines (a resumed run); otherwise start the file afresh.
+  explicit MetricsLog(const std::string& path, bool append = false);
+  void write(const nlohmann::json& record);
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+// Reads every line of a metrics.jsonl; a line that is not JSON is an error naming file and line.
+std::vector<nlohmann::json> read_jsonl(const std::string& path);
+void write_json_atomic(const std::string& path, const nlohmann::json& value);
+
+}  // namespace sog
