@@ -47,9 +47,12 @@ TEST(Checkpoint, SaveLoadRoundTripAndHeader) {
   EXPECT_EQ(loaded.to_vector(), params.to_vector());
   EXPECT_EQ(back.describe(), cfg.describe());
   EXPECT_EQ(read_checkpoint_config(path).Vp, 384);
-  std::ifstream in(path, std::ios::binary);
   int32_t h[8];
-  in.read(reinterpret_cast<char*>(h), sizeof(h));
+  {
+    std::ifstream in(path, std::ios::binary);
+    in.read(reinterpret_cast<char*>(h), sizeof(h));
+  }
+  fs::remove_all(fs::path(path).parent_path());
   EXPECT_EQ(h[0], 20240326);
   EXPECT_EQ(h[1], 3);
   EXPECT_EQ(h[2], 32);   // maxT
