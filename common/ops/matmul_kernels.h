@@ -1,0 +1,64 @@
+// Matrix multiplication kernels on raw float32 buffers, from a naive triple loop to a packed,
+// register-blocked, multi-threaded GEMM in the style of GotoBLAS/BLIS.
+//
+//   C (M,N) = op(A) · op(B)  [+ bias broadcast over rows]  [+ C if accumulate]
+//     op(A) (M,K) = A stored (M,K) row-major, or Aᵀ with A stored (K,M) when trans_a
+//     op(B) (K,N) = B stored (K,N) row-major, or Bᵀ with B stored (N,K) when trans_b
+//     C[i][j] = Σ_k op(A)[i][k] · op(B)[k][j]  (+ bias[j])  (+ C[i][j])
+//
+// A PyTorch / llm.c Linear layer, y = x Wᵀ + b with W stored (OC,C), is trans_b with bias; its
+// backward reuses the same kernels through the flags (see matmul.h), so nothing is ever
+// transposed by a copy. FLOPs per call: 2·M·K·N.
+//
+// The variants form a ladder; each one is tested against a float64 reference
+// (tests/test_matmul.cpp) and timed against OpenBLAS (bench/bench_matmul.cpp):
+//   1 naive    the definition, one dot product per output
+//   2 blocked  loop tiling so the working set stays in cache; inner loop left to the compiler
+//   3 packed   copy op(A) and op(B) into micro-panels laid out in the order the micro-kernel reads
+//              them, and compute 14×32 tiles of C in 28 AVX-512 registers (matmul_packed.cpp)
+//   4 parallel the same, with OpenMP threads sharing the packed A block and splitting B (the default)
+#pragma once
+#include <cstdint>
+#include <vector>
+
+namespace sog {
+
+using MatmulFn = void (*)(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                          bool trans_a, bool trans_b, bool accumulate);
+
+struct MatmulVariant {
+  const char* name;
+  MatmulFn fn;
+  const char* note;
+};
+
+// Naive → fast; the table is the documentation. The last entry is the default.
+const std::vector<MatmulVariant>& matmul_variants();
+
+void matmul_naive(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                  bool trans_a, bool trans_b, bool accumulate);
+void matmul_blocked(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                    bool trans_a, bool trans_b, bool accumulate);
+void matmul_packed(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                   bool trans_a, bool trans_b, bool accumulate);
+void matmul_packed_parallel(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K,
+                            int64_t N, bool trans_a, bool trans_b, bool accumulate);
+
+// The blocking of the packed variants (matmul_packed.cpp), for tests that must cross every edge:
+// C is computed in mr×nr register tiles; K in slices of kc; op(A) in blocks of mc rows and op(B)
+// in blocks of nc columns.
+struct MatmulBlocking {
+  int64_t mr, nr, kc, mc, nc;
+};
+MatmulBlocking matmul_packed_blocking();
+
+// The default: the fastest variant (packed, parallel).
+void matmul_forward(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                    bool trans_a, bool trans_b, bool accumulate);
+
+// dbias (N) += column sums of dC (M,N): the bias gradient of a Linear layer. Threads split the
+// columns and each sums its columns over the rows in order, so the result does not depend on the
+// number of threads.
+void bias_backward(float* dbias, const float* dC, int64_t M, int64_t N);
+
+}  // namespace sog

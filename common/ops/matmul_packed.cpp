@@ -1,0 +1,303 @@
+// Variants 3 and 4: a packed, register-blocked GEMM in the style of GotoBLAS / BLIS.
+//
+// The arithmetic intensity of a matmul is high (2·M·K·N flops on M·K + K·N + M·N numbers), but a
+// CPU only reaches it if every number, once loaded, is used many times from the fastest level of
+// memory. The design, from the inside out:
+//
+// 1. The micro-kernel computes one MR×NR = 14×32 tile of C over a slice of kc steps of K, holding
+//    the tile in 28 of the 32 AVX-512 registers (14 rows × 2 vectors of 16 floats). At each step k
+//    it loads 32 floats of op(B)'s row k (2 registers), broadcasts the 14 values of op(A)'s column
+//    k one by one and issues 28 independent fused multiply-adds. Independent accumulators hide
+//    the FMA latency: with a latency of 4 cycles and up to two 512-bit FMAs issued per cycle,
+//    8 must be in flight; 28 leave slack. Per 28 FMAs it does 2 vector loads + 14 broadcasts,
+//    which the load ports sustain. On the 2-core Zen 4 we measured, a register-only FMA loop peaks
+//    at 113 GFLOP/s per core and this kernel runs single-threaded at ≈ 105 GFLOP/s.
+//
+// 2. Packing. The micro-kernel reads op(A) as "MR values of column k, for k = 0, 1, …" and op(B) as
+//    "NR values of row k, for k = 0, 1, …". We copy them into exactly that order first (micro-
+//    panels), so the micro-kernel reads both with unit stride, whatever the storage order of A and
+//    B: the transposes are absorbed by the packing, and all four (trans_a, trans_b) run at the same
+//    speed. Ragged edges are padded with zeros in the panels, so the micro-kernel always computes
+//    a full tile and only the final store is masked.
+//
+// 3. Blocking for the caches:
+//      for pc in K, step KC          slice of K: one pass adds op(A)[:, pc:pc+kc] · op(B)[pc:pc+kc, :]
+//        for ic in M, step MC        pack the block of op(A) (MC×KC, ≤ ~6 MiB: stays in L3)
+//          for jc in N, step NC      pack the block of op(B) (KC×NC = 1.1 MiB, half per thread: in L2)
+//            for each A micro-panel (MR×KC = 21 KiB: stays in L1 while …)
+//              for each B micro-panel: micro-kernel      (… the B micro-panels stream from L2)
+//    Every packed number is then reused: an A micro-panel NC/NR = 24 times from L1, a B block
+//    MC/MR times from L2. KC, MC and NC were chosen by measurement on GPT-2 shapes (KC 256…512 and
+//    NC 256…1024 columns are within a few percent of each other; KC = 256 was clearly worse).
+//    Before the k loop the micro-kernel prefetches its C tile: with K split into slices, C is read
+//    back once per slice, and without the prefetch the large-K shapes lost 20–40%.
+//
+// 4. Threads (variant 4): all threads pack the A block together (one barrier), then each thread
+//    takes an equal share of the block's B micro-panels, packs them into its own buffer and
+//    multiplies them by every A micro-panel; a second barrier guards the A block before the next
+//    one is packed. So the threads share the packed A block and work on disjoint columns of C,
+//    each keeping its half of the B block in its own core's L2, and there are only two barriers
+//    per (KC, MC) block — none per B block. A first version shared one packed B block and split
+//    the tiles, with a barrier after each B block was packed and used: it matched OpenBLAS
+//    on an idle machine, but was 3–4× slower than this one on the LM head (N = 50304, ~200 B blocks) when other
+//    processes competed for the cores, since every barrier waits for a descheduled thread.
+//    When a block has fewer B micro-panels than threads, the threads split the A panels instead.
+//
+// The packing buffers come from the caching allocator (cpu_allocator()), so after the first call
+// of a given size a call asks the OS for nothing.
+#include <omp.h>
+
+#include <algorithm>
+
+#include "common/ops/matmul_kernels.h"
+#include "common/tensor/allocator.h"
+
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+namespace sog {
+
+#ifdef __AVX512F__
+static constexpr int64_t MR = 14, NR = 32;  // 28 accumulators in zmm registers
+#else
+static constexpr int64_t MR = 6, NR = 16;  // portable fallback: a tile the compiler can vectorise
+#endif
+static constexpr int64_t KC = 384;       // a B micro-panel is KC×NR×4 = 48 KiB, an A one 21 KiB
+static constexpr int64_t MC = 300 * MR;  // the A block: up to 4200 rows (6.2 MiB at KC = 384, in L3)
+static constexpr int64_t NC = 24 * NR;   // the B block: KC×NC×4 = 1.1 MiB, about one L2 (1 MiB)
+
+MatmulBlocking matmul_packed_blocking() { return {MR, NR, KC, MC, NC}; }
+
+// ---- packing ---------------------------------------------------------------------------------
+// A micro-panel: rows [i0, i0+rows) of op(A), columns [k0, k0+kc), stored k-major: dst[k·MR + r].
+// Rows beyond `rows` are zero.
+static void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K, bool trans_a, int64_t i0, int64_t rows,
+                         int64_t k0, int64_t kc) {
+  if (trans_a) {  // A stored (K,M): the MR values of column k are contiguous
+    for (int64_t k = 0; k < kc; k++) {
+      const float* src = A + (k0 + k) * M + i0;
+      float* d = dst + k * MR;
+      for (int64_t r = 0; r < rows; r++) d[r] = src[r];
+      for (int64_t r = rows; r < MR; r++) d[r] = 0.0f;
+    }
+  } else {  // A stored (M,K): read `rows` rows side by side
+    for (int64_t r = 0; r < rows; r++) {
+      const float* src = A + (i0 + r) * K + k0;
+      for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = src[k];
+    }
+    for (int64_t r = rows; r < MR; r++)
+      for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
+  }
+}
+
+// A B micro-panel: rows [k0, k0+kc) of op(B), columns [j0, j0+cols), stored k-major: dst[k·NR + j].
+// Columns beyond `cols` are zero.
+static void pack_b_panel(float* dst, const float* B, int64_t K, int64_t N, bool trans_b, int64_t j0, int64_t cols,
+                         int64_t k0, int64_t kc) {
+  if (!trans_b) {  // B stored (K,N): row k of the panel is contiguous
+    for (int64_t k = 0; k < kc; k++) {
+      const float* src = B + (k0 + k) * N + j0;
+      float* d = dst + k * NR;
+      for (int64_t j = 0; j < cols; j++) d[j] = src[j];
+      for (int64_t j = cols; j < NR; j++) d[j] = 0.0f;
+    }
+    return;
+  }
+  // B stored (N,K): a transpose. Work in slices of 16 k so the 16 destination rows stay in L1.
+  for (int64_t ks = 0; ks < kc; ks += 16) {
+    const int64_t kn = std::min<int64_t>(16, kc - ks);
+#ifdef __AVX512F__
+    if (kn == 16 && cols == NR) {
+      // Two 16×16 transposes in registers: load 16 k-values of each of 32 rows of B.
+      for (int64_t half = 0; half < NR; half += 16) {
+        __m512 r[16], t[16];
+        for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(B + (j0 + half + j) * K + k0 + ks);
+        // Stage 1: interleave pairs of rows (32-bit), stage 2: 64-bit, stage 3/4: 128-bit lanes.
+        for (int j = 0; j < 16; j += 2) {
+          t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+          t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+        }
+        for (int j = 0; j < 16; j += 4) {
+          r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
+          r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
+          r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
+          r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
+        }
+        for (int j = 0; j < 4; j++) {
+          t[j] = _mm512_shuffle_f32x4(r[j], r[j + 4], 0x88);
+          t[j + 4] = _mm512_shuffle_f32x4(r[j], r[j + 4], 0xdd);
+          t[j + 8] = _mm512_shuffle_f32x4(r[j + 8], r[j + 12], 0x88);
+          t[j + 12] = _mm512_shuffle_f32x4(r[j + 8], r[j + 12], 0xdd);
+        }
+        for (int j = 0; j < 4; j++) {
+          r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+          r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+          r[j + 4] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0x88);
+          r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xdd);
+        }
+        // r[k] now holds element k of each of the 16 rows: row k of the packed panel.
+        for (int k = 0; k < 16; k++) _mm512_store_ps(dst + (ks + k) * NR + half, r[k]);
+      }
+      continue;
+    }
+#endif
+    for (int64_t j = 0; j < cols; j++) {
+      const float* src = B + (j0 + j) * K + k0 + ks;
+      for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = src[k];
+    }
+    for (int64_t j = cols; j < NR; j++)
+      for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = 0.0f;
+  }
+}
+
+// ---- the micro-kernel ------------------------------------------------------------------------
+// C[0:rows, 0:cols] (row stride ldc) = a · b over kc steps (+ bias[0:cols]) (+ C if load_c),
+// with a an A micro-panel and b a B micro-panel.
+#ifdef __AVX512F__
+static void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t rows, int64_t cols,
+                         bool load_c, const float* bias) {
+  // Bring the C tile toward L1 while the k loop runs (it is read, or written, at the end).
+  for (int64_t i = 0; i < rows; i++) {
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(C + i * ldc + 16), _MM_HINT_T0);
+  }
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) c0[i] = c1[i] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; k++) {
+    const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+      const __m512 ai = _mm512_set1_ps(a[i]);
+      c0[i] = _mm512_fmadd_ps(ai, b0, c0[i]);
+      c1[i] = _mm512_fmadd_ps(ai, b1, c1[i]);
+    }
+    a += MR;
+    b += NR;
+  }
+  // Columns [0,16) use mask m0, [16,32) mask m1; a full tile has both masks all-ones.
+  const __mmask16 m0 = cols >= 16 ? 0xFFFF : (__mmask16)((1u << cols) - 1);
+  const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols <= 16 ? 0 : (__mmask16)((1u << (cols - 16)) - 1);
+  if (bias) {
+    const __m512 bias0 = _mm512_maskz_loadu_ps(m0, bias), bias1 = _mm512_maskz_loadu_ps(m1, bias + 16);
+#pragma GCC unroll 14
+    for (int i = 0; i < MR; i++) {
+      c0[i] = _mm512_add_ps(c0[i], bias0);
+      c1[i] = _mm512_add_ps(c1[i], bias1);
+    }
+  }
+#pragma GCC unroll 14
+  for (int i = 0; i < MR; i++) {
+    if (i >= rows) break;
+    float* c = C + i * ldc;
+    if (load_c) {
+      c0[i] = _mm512_add_ps(c0[i], _mm512_maskz_loadu_ps(m0, c));
+      c1[i] = _mm512_add_ps(c1[i], _mm512_maskz_loadu_ps(m1, c + 16));
+    }
+    _mm512_mask_storeu_ps(c, m0, c0[i]);
+    _mm512_mask_storeu_ps(c + 16, m1, c1[i]);
+  }
+}
+#else
+static void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t rows, int64_t cols,
+                         bool load_c, const float* bias) {
+  float acc[MR][NR] = {};
+  for (int64_t k = 0; k < kc; k++) {
+    for (int64_t i = 0; i < MR; i++)
+      for (int64_t j = 0; j < NR; j++) acc[i][j] += a[i] * b[j];
+    a += MR;
+    b += NR;
+  }
+  for (int64_t i = 0; i < rows; i++)
+    for (int64_t j = 0; j < cols; j++) {
+      float v = acc[i][j] + (bias ? bias[j] : 0.0f);
+      C[i * ldc + j] = load_c ? C[i * ldc + j] + v : v;
+    }
+}
+#endif
+
+// ---- the blocked loops -----------------------------------------------------------------------
+// A packing buffer from the caching allocator, returned to it at the end of the call.
+struct PackBuffer {
+  float* data;
+  size_t bytes;
+  explicit PackBuffer(size_t floats)
+      : data(static_cast<float*>(cpu_allocator().allocate(floats * sizeof(float)))), bytes(floats * sizeof(float)) {}
+  ~PackBuffer() { cpu_allocator().release(data, bytes); }
+  PackBuffer(const PackBuffer&) = delete;
+  PackBuffer& operator=(const PackBuffer&) = delete;
+};
+
+static void gemm_packed(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                        bool trans_a, bool trans_b, bool accumulate, bool parallel) {
+  if (M <= 0 || N <= 0) return;
+  if (K <= 0) {  // an empty sum: C = bias (or 0), or C += bias
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t j = 0; j < N; j++) C[i * N + j] = (accumulate ? C[i * N + j] : 0.0f) + (bias ? bias[j] : 0.0f);
+    return;
+  }
+  // Threads pay off above ~1 MFLOP (a parallel region costs a few microseconds).
+  const bool use_threads = parallel && 2.0 * double(M) * double(K) * double(N) > 1e6;
+  const int max_threads = use_threads ? omp_get_max_threads() : 1;
+  const int64_t kc_max = std::min(K, KC);
+  const int64_t mc_max = (std::min(M, MC) + MR - 1) / MR * MR;
+  const int64_t nc_max = (std::min(N, NC) + NR - 1) / NR * NR;
+  // One shared A block; one private B block per thread.
+  PackBuffer a_pack(static_cast<size_t>(mc_max * kc_max)), b_pack(static_cast<size_t>(max_threads * kc_max * nc_max));
+  float* Ap = a_pack.data;
+
+#pragma omp parallel num_threads(max_threads) if (use_threads)
+  {
+    const int64_t threads = omp_get_num_threads(), tid = omp_get_thread_num();
+    float* Bp = b_pack.data + tid * kc_max * nc_max;  // this thread's B panels
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      const bool first_slice = pc == 0;
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min(MC, M - ic);
+        const int64_t a_panels = (mc + MR - 1) / MR;
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < a_panels; p++)
+          pack_a_panel(Ap + p * MR * kc, A, M, K, trans_a, ic + p * MR, std::min(MR, mc - p * MR), pc, kc);
+        // (implicit barrier: the A block is packed)
+        for (int64_t jc = 0; jc < N; jc += NC) {
+          const int64_t nc = std::min(NC, N - jc);
+          const int64_t b_panels = (nc + NR - 1) / NR;
+          // This thread's rectangle of the block's tile grid: a share of the B panels against every
+          // A panel, or — when there are fewer B panels than threads — a share of the A panels.
+          int64_t p0 = 0, p1 = a_panels, q0 = 0, q1 = b_panels;
+          if (b_panels >= threads) {
+            q0 = b_panels * tid / threads, q1 = b_panels * (tid + 1) / threads;
+          } else {
+            p0 = a_panels * tid / threads, p1 = a_panels * (tid + 1) / threads;
+          }
+          if (p0 >= p1) continue;
+          for (int64_t q = q0; q < q1; q++)
+            pack_b_panel(Bp + (q - q0) * NR * kc, B, K, N, trans_b, jc + q * NR, std::min(NR, nc - q * NR), pc, kc);
+          for (int64_t p = p0; p < p1; p++) {
+            for (int64_t q = q0; q < q1; q++) {
+              const int64_t i = ic + p * MR, j = jc + q * NR;
+              micro_kernel(kc, Ap + p * MR * kc, Bp + (q - q0) * NR * kc, C + i * N + j, N, std::min(MR, M - i),
+                           std::min(NR, N - j), accumulate || !first_slice, first_slice && bias ? bias + j : nullptr);
+            }
+          }
+        }
+#pragma omp barrier
+        // (nobody still reads the A block when the next one is packed)
+      }
+    }
+  }
+}
+
+void matmul_packed(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                   bool trans_a, bool trans_b, bool accumulate) {
+  gemm_packed(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate, /*parallel=*/false);
+}
+
+void matmul_packed_parallel(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K,
+                            int64_t N, bool trans_a, bool trans_b, bool accumulate) {
+  gemm_packed(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate, /*parallel=*/true);
+}
+
+}  // namespace sog
