@@ -1,0 +1,117 @@
+// The verifiable world: one seeded call generates everything the later chapters need — the
+// documents a base model pretrains on, a retrieval library, SFT conversations, RL prompts,
+// held-out evaluation questions and labeled comparisons — together with the exact graders
+// (grader.h) and the labeler (labeler.h) that score them. render.h writes it all to a folder.
+//
+// Same config (seed included) → the same World, byte for byte, on every platform.
+//
+// Where each kind of item comes from (see splits.h for the splits):
+//   pretraining   train people (documents, Q/A), train operand pairs (direct Q/A, worked
+//                 solutions by experts and students, calculator traces), train words (direct
+//                 Q/A, worked), lookup traces about train people
+//   library       held-out people only, or everyone (library_includes_all)
+//   sft_train     train items; sft_val: val items (facts of val people only through lookup)
+//   ppo_prompts   train items, bare questions
+//   eval_val/test val/test people, operand pairs and words, bare questions
+//   eval_seen     questions about train people (did the model learn the facts it read?)
+//   preferences   train items, several completions each, ranked by the labeler
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/world/labeler.h"
+#include "common/world/people.h"
+#include "common/world/task.h"
+
+namespace sog {
+
+struct WorldConfig {
+  uint64_t seed = 1337;
+
+  // ---- facts
+  int people = 200;                    // population (at most the 270 built-in names)
+  double library_fraction = 0.25;      // held out: appear only in the library (val + test)
+  double library_val_share = 0.4;      // of the held-out people, this share is val, the rest test
+  bool library_includes_all = true;    // the library documents train people too (distractors)
+  int docs_per_person = 6;             // pretraining documents per train person
+  int library_docs_per_person = 2;     // library documents per documented person
+  int fact_qa_documents = 300;         // pretraining Q/A documents about train people
+  int qa_per_document = 6;             // Q/A pairs per Q/A document (all Q/A documents)
+  double qa_fact_fraction = 0.5;       // share of train facts ever asked in Q/A documents; the
+                                       // rest are only stated in prose (eval_seen tells which)
+
+  // ---- arithmetic
+  int direct_max_digits = 2;           // operands of direct Q/A, RL prompts and evaluation
+  int worked_max_digits = 3;           // operands of worked solutions and calculator traces
+  int arith_direct_train = 3000;       // direct Q/A pairs in pretraining
+  int arith_worked_train = 1500;       // worked-solution documents in pretraining
+  double expert_fraction = 0.5;        // share of worked documents written by experts
+  double student_error_rate = 0.3;     // probability that a student's solution slips
+  double pair_val_fraction = 0.1;      // operand pairs held out for val
+  double pair_test_fraction = 0.1;     // … and for test
+
+  // ---- strings
+  int string_direct_train = 2000;      // direct Q/A pairs in pretraining
+  int string_worked_train = 800;       // worked documents in pretraining
+  double word_val_fraction = 0.2;      // anagram classes held out for val
+  double word_test_fraction = 0.2;     // … and for test
+
+  // ---- tools
+  int tool_traces_train = 600;         // pretraining traces (half calculator, half lookup)
+
+  // ---- SFT, RL, evaluation, preferences
+  int sft_train = 3000;
+  int sft_val = 300;
+  int ppo_prompts = 1000;
+  int eval_per_task = 100;             // at most this many questions per task and split
+  int preference_prompts = 800;
+  int pairs_per_prompt = 3;
+};
+
+// Throws std::invalid_argument naming the field, its value and the valid range.
+void validate(const WorldConfig& config);
+nlohmann::json config_to_json(const WorldConfig& config);
+
+// The probability that uniform guessing answers a task's evaluation question correctly:
+//   facts        1 / number of values (age: 1 / 73 ages; city: 1 / 20 cities; …)
+//   add sub mul  1 / number of possible results for operands below 10^direct_max_digits
+//   reverse sort mean over the word lists of 1 / distinct arrangements of the word's letters
+//   count        mean over the word lists of 1 / (length + 1)   (answers 0 … length)
+//   palindrome   1 / 2;   first, last   1 / 26
+double chance_level(TaskKind kind, const WorldConfig& config);
+
+struct Conversation {
+  std::string system;  // empty: no system message
+  std::string user, assistant;
+  std::string answer;  // the gold answer the assistant's message ends with (grader.h)
+  TaskKind kind = TaskKind::age;
+  AnswerFormat format = AnswerFormat::direct;
+};
+
+struct EvalQuestion {
+  Task task;
+  bool seen_in_qa = false;  // eval_seen only: this exact Q/A pair is in a pretraining Q/A document
+};
+
+struct LabeledPair {
+  PreferencePair pair;
+  TaskKind kind = TaskKind::age;
+};
+
+struct World {
+  WorldConfig config;
+  std::vector<Person> people;            // everyone, with their split
+  std::vector<std::string> pretrain_docs, pretrain_doc_kinds;  // kinds: person, qa, worked, tool
+  std::vector<std::string> library_docs;
+  std::vector<Conversation> sft_train, sft_val;
+  std::vector<Task> ppo_prompts;
+  std::vector<EvalQuestion> eval_val, eval_test, eval_seen;
+  std::vector<LabeledPair> preferences;
+};
+
+World generate_world(const WorldConfig& config);
+
+}  // namespace sog
