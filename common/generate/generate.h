@@ -1,0 +1,28 @@
+// Autoregressive generation with a KV cache: the prompt goes through the model once (prefill),
+// then each new token costs one forward of one position — O(T) work per token instead of the
+// O(T²) of recomputing the whole sequence.
+//
+//   Sampler sampler({0.8f, 40, 0.95f}, seed);
+//   auto ids = generate(model, prompt_ids, 200, sampler, {tok.eot_id()},
+//                       [&](int32_t id) { std::cout << tok.decode({&id, 1}); });
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "common/generate/sampler.h"
+#include "common/nn/gpt.h"
+
+namespace sog {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 128;
+  std::vector<int32_t> stop_ids;  // generation ends after emitting one of these (it is returned)
+};
+
+// Returns the new tokens only. The prompt plus the new tokens must fit in maxT; longer prompts keep
+// their last tokens (the model's context window), as nanoGPT's sampler crops.
+std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                              Sampler& sampler, const std::function<void(int32_t)>& on_token = {});
+
+}  // namespace sog

@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "common/autograd/tape.h"
+#include "common/generate/generate.h"
+#include "common/nn/gpt.h"
+#include "common/optim/adamw.h"
+
+using namespace sog;
+namespace fs = std::filesystem;
+
+namespace {
+GPTConfig tiny_config() {
+  GPTConfig c;
+  c.L = 2, c.NH = 2, c.C = 16, c.max_T = 16, c.V = 50, c.Vp = padded_vocab(50);
+  return c;
+}
+Tensor random_ids(int64_t B, int64_t T, int V, uint64_t seed) {
+  Rng r(seed);
+  std::vector<int32_t> ids(B * T);
+  for (auto& id : ids) id = static_cast<int32_t>(r.below(V));
+  return Tensor::from_ids({B, T}, ids);
+}
+}  // namespace
+
+TEST(GPT, LossAtInitIsLnV) {
+  GPTConfig c = gpt_preset("nano", 256);
+  GPT model(c);
+  model.init_gpt2(1);
+  NoGradGuard no_grad;
+  float loss = model.loss(random_ids(4, 32, 256, 2), random_ids(4, 32, 256, 3)).item();
+  EXPECT_NEAR(loss, std::log(256.0f), 0.02f * std::log(256.0f));  // within 2%
+}
+
+TEST(GPT, PaddedLogitsAreNeverPredictedAndStayZero) {
+  GPT model(tiny_config());
+  model.init_gpt2(1);
+  const GPTConfig& c = model.config();
+  for (int64_t i = int64_t(c.V) * c.C; i < int64_t(c.Vp) * c.C; i++) ASSERT_EQ(model.wte.f32()[i], 0.0f);
+  Tensor loss = model.loss(random_ids(2, 8, c.V, 4), random_ids(2, 8, c.V, 5));
+  loss.backward();
+  for (int64_t i = int64_t(c.V) * c.C; i < int64_t(c.Vp) * c.C; i++) ASSERT_EQ(model.grads().f32()[i], 0.0f);
+}
+
+TEST(GPT, OverfitsOneBatch) {
+  GPT model(tiny_config());
+  model.init_gpt2(7);
+  AdamW opt(model.num_params(), model.optimizer_segments(), {0.9f, 0.95f, 1e-8f, 0.0f});
+  Tensor x = random_ids(2, 16, 50, 8), y = random_ids(2, 16, 50, 9);
+  float loss = 0;
+  for (int step = 0; step < 150; step++) {
+    Tensor l = model.loss(x, y);
+    loss = l.item();
+    l.backward();
+    opt.step(model.params(), model.grads(), 1e-2f);
+    model.zero_grad();
+  }
+  EXPECT_LT(loss, 0.05f);
+}
+
+// The whole model's gradient against central differences, on a sample of parameters from every
+// tensor. The loss is float32 (~1e-7 relative noise); h = 1e-2 on parameters of size ~0.02–1 keeps
+// truncation error ~1e-4 and the rounding error of (L+ − L−)/2h ~1e-5.
+TEST(GPT, WholeModelGradientMatchesFiniteDifferences) {
+  GPTConfig c = tiny_config();
+  c.L = 1;
+  GPT model(c);
+  model.init_gpt2(3);
+  for (int64_t i = 0; i < model.num_params(); i++) model.params().f32()[i] *= 10.0f;  // larger signal
+  Tensor x = random_ids(2, 5, c.V, 10), y = random_ids(2, 5, c.V, 11);
+  model.loss(x, y).backward();
+  std::vector<float> analytic = model.grads().to_vector();
+  NoGradGuard no_grad;
+  Rng pick(12);
+  int64_t offset = 0;
+  for (const ParamSpec& spec : gpt_param_specs(c)) {
+    for (int k = 0; k < 4; k++) {
+      int64_t i = offset + static_cast<int64_t>(pick.below(spec.shape.numel()));
+      if (spec.name == "wte" && i >= int64_t(c.V) * c.C) continue;  // padded rows: no gradient
+      float* p = model.params().f32() + i;
+      const float saved = *p, h = 1e-2f;
+      *p = saved + h;
+      double lp = model.loss(x, y).item();
+      *p = saved - h;
+      double lm = model.loss(x, y).item();
+      *p = saved;
+      double numeric = (lp - lm) / (2 * h);
+      EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric)) << spec.name << " element " << i - offset;
+    }
+    offset += spec.shape.numel();
+  }
+}
+
+TEST(GPT, SaveLoadGivesIdenticalLogits) {
+  GPT model(tiny_config());
+  model.init_gpt2(5);
+  fs::path path = fs::temp_directory_path() / ("sog_gpt_" + std::to_string(::getpid()) + ".bin");
+  model.save(path.string());
+  GPT back = GPT::load(path.string());
+  NoGradGuard no_grad;
+  Tensor x = random_ids(2, 8, 50, 6);
+  EXPECT_EQ(model.forward(x).to_vector(), back.forward(x).to_vector());
+  fs::remove(path);
+}
+
+TEST(GPT, KVCacheLogitsEqualFullRecompute) {
+  GPT model(tiny_config());
+  model.init_gpt2(9);
+  NoGradGuard no_grad;
+  const int64_t T = 10;
+  Tensor ids = random_ids(1, T, 50, 13);
+  Tensor full = model.forward(ids);  // (1,T,Vp)
+  std::vector<KVCache> caches = model.make_caches(1, 16);
+  const int64_t Vp = model.config().Vp;
+  // the first 3 tokens in one chunk, then one at a time
+  Tensor logits = model.forward_cached(Tensor::from_ids({1, 3}, {ids.i32()[0], ids.i32()[1], ids.i32()[2]}), caches);
+  for (int64_t t = 2; t < T; t++) {
+    if (t > 2) logits = model.forward_cached(Tensor::from_ids({1, 1}, {ids.i32()[t]}), caches);
+    for (int64_t v = 0; v < Vp; v++) ASSERT_NEAR(logits.f32()[v], full.f32()[t * Vp + v], 1e-4) << "t=" << t;
+  }
+}
+
+TEST(GPT, GreedySamplingIsDeterministic) {
+  GPT model(tiny_config());
+  model.init_gpt2(21);
+  GenerateOptions opt;
+  opt.max_new_tokens = 12;
+  Sampler a({0.0f, 0, 1.0f}, 1), b({0.0f, 0, 1.0f}, 2);  // seeds differ: greedy ignores them
+  EXPECT_EQ(generate(model, {1, 2, 3}, opt, a), generate(model, {1, 2, 3}, opt, b));
+}
+
+// A fixed 10-step trajectory on a fixed seed: any silent change in the numerics moves it. The
+// values were produced by this code; a deliberate change of the numerics must update them.
+TEST(GPT, FixedTenStepLossTrajectory) {
+  GPT model(tiny_config());
+  model.init_gpt2(42);
+  AdamW opt(model.num_params(), model.optimizer_segments(), {0.9f, 0.95f, 1e-8f, 0.1f});
+  std::vector<float> losses;
+  Tensor x = random_ids(2, 16, 50, 100), y = random_ids(2, 16, 50, 200);
+  for (int step = 0; step < 10; step++) {
+    Tensor l = model.loss(x, y);
+    losses.push_back(l.item());
+    l.backward();
+    clip_grad_norm(model.grads(), 1.0f);
+    opt.step(model.params(), model.grads(), 3e-3f);
+    model.zero_grad();
+  }
+  const std::vector<float> expected = {3.887408f, 3.791598f, 3.723340f, 3.663341f, 3.611099f,
+                                       3.562713f, 3.515705f, 3.468648f, 3.423575f, 3.379542f};
+  ASSERT_EQ(losses.size(), expected.size());
+  for (size_t i = 0; i < losses.size(); i++) EXPECT_NEAR(losses[i], expected[i], 2e-5f) << "step " << i;
+}

@@ -1,0 +1,136 @@
+// bin/pretrain end to end on a tiny corpus: train, resume, sample, eval, and the run folder.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "common/data/shard.h"
+#include "common/io/atomic_file.h"
+#include "common/io/metrics.h"
+#include "common/tokenizer/special_tokens.h"
+#include "common/tokenizer/tokenizer.h"
+
+using namespace sog;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kPretrain = std::string(SOG_BINARY_DIR) + "/bin/pretrain";
+
+struct Result {
+  int status;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  std::string cmd = kPretrain + " " + args + " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
+  int status = pclose(pipe);
+  return {WEXITSTATUS(status), out};
+}
+
+// A byte tokenizer and shards of a small repetitive text, written with the library's own writers.
+class PretrainCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kPretrain)) GTEST_SKIP() << kPretrain << " is not built";
+    dir_ = fs::temp_directory_path() / ("sog_pretrain_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    std::vector<std::string> ranks;
+    for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
+    std::vector<std::pair<std::string, int32_t>> specials;
+    for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
+    Tokenizer tok = Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials);
+    tok.save((dir_ / "tok").string());
+    std::string text;
+    for (int i = 0; i < 60; i++) text += "the cat sat on the mat. the dog sat on the log. ";
+    std::vector<int32_t> ids = tok.encode(text);
+    ids.insert(ids.begin(), tok.eot_id());
+    size_t n_train = ids.size() * 9 / 10;
+    fs::create_directories(dir_ / "shards" / "text");
+    write_shard((dir_ / "shards/text/train_000000.bin").string(), std::span<const int32_t>(ids.data(), n_train));
+    write_shard((dir_ / "shards/text/val_000000.bin").string(),
+                std::span<const int32_t>(ids.data() + n_train, ids.size() - n_train));
+    nlohmann::json meta = {{"n_vocab", tok.n_vocab()},
+                           {"sources", {{{"name", "text"}, {"weight", 1.0}, {"train_shards", 1}, {"val_shards", 1}}}}};
+    write_file_atomic((dir_ / "shards/meta.json").string(), meta.dump());
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string common_args(const std::string& preset = "nano") const {
+    return "--data " + (dir_ / "shards").string() + " --tokenizer " + (dir_ / "tok").string() +
+           " --preset " + preset + " -B 4 -T 16 --lr 3e-3 --warmup 2 --decay-steps 12 --eval-every 4 --eval-batches 2"
+           " --sample-every 6 --sample-tokens 8 --seed 5";
+  }
+  fs::path dir_;
+};
+
+std::vector<double> train_losses(const fs::path& metrics) {
+  std::vector<double> out;
+  for (const auto& r : read_jsonl(metrics.string())) out.push_back(r["train_loss"].get<double>());
+  return out;
+}
+
+}  // namespace
+
+TEST_F(PretrainCli, WritesTheRunFolderAndStartsAtLnV) {
+  Result r = run("train " + common_args() + " --steps 12 --out " + (dir_ / "run").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  for (const char* f : {"model.bin", "state.bin", "metrics.jsonl", "summary.json", "loss.svg", "samples.txt"})
+    EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
+  auto records = read_jsonl((dir_ / "run/metrics.jsonl").string());
+  ASSERT_EQ(records.size(), 12u);
+  for (const char* key : {"step", "train_loss", "lr", "grad_norm", "tokens_per_s", "ms_per_step"})
+    EXPECT_TRUE(records[0].contains(key)) << key;
+  EXPECT_TRUE(records[0].contains("val_loss"));
+  const double ln_v = std::log(256.0 + kSpecialTokens.size());
+  EXPECT_NEAR(records[0]["train_loss"].get<double>(), ln_v, 0.02 * ln_v);
+  EXPECT_LT(records.back()["train_loss"].get<double>(), records[0]["train_loss"].get<double>());
+  auto summary = nlohmann::json::parse(read_file((dir_ / "run/summary.json").string()));
+  for (const char* key : {"final_val_loss", "best_val_loss", "tokens_per_s", "parameters", "wall_time_s"})
+    EXPECT_TRUE(summary.contains(key)) << key;
+}
+
+// Stop at step 6, resume to 12: the losses of steps 6..11 equal those of an uninterrupted run.
+TEST_F(PretrainCli, ResumeEqualsUninterrupted) {
+  Result full = run("train " + common_args() + " --steps 12 --out " + (dir_ / "full").string());
+  ASSERT_EQ(full.status, 0) << full.output;
+  Result first = run("train " + common_args() + " --steps 6 --out " + (dir_ / "part").string());
+  ASSERT_EQ(first.status, 0) << first.output;
+  Result second = run("train " + common_args() + " --steps 12 --resume " + (dir_ / "part").string());
+  ASSERT_EQ(second.status, 0) << second.output;
+  std::vector<double> a = train_losses(dir_ / "full/metrics.jsonl"), b = train_losses(dir_ / "part/metrics.jsonl");
+  ASSERT_EQ(a.size(), 12u);
+  ASSERT_EQ(b.size(), 12u);
+  for (size_t i = 0; i < 12; i++) EXPECT_EQ(a[i], b[i]) << "step " << i;
+  EXPECT_EQ(read_file((dir_ / "full/model.bin").string()), read_file((dir_ / "part/model.bin").string()));
+}
+
+TEST_F(PretrainCli, SampleAndEval) {
+  ASSERT_EQ(run("train " + common_args() + " --steps 4 --out " + (dir_ / "run").string()).status, 0);
+  std::string model = (dir_ / "run/model.bin").string(), tok = (dir_ / "tok").string();
+  Result a = run("sample --model " + model + " --tokenizer " + tok + " --prompt 'the cat' --max-new-tokens 10 --temperature 0");
+  Result b = run("sample --model " + model + " --tokenizer " + tok + " --prompt 'the cat' --max-new-tokens 10 --temperature 0");
+  ASSERT_EQ(a.status, 0) << a.output;
+  EXPECT_EQ(a.output, b.output);  // greedy is deterministic
+  EXPECT_EQ(a.output.rfind("the cat", 0), 0u) << a.output;
+  Result e = run("eval --model " + model + " --data " + (dir_ / "shards").string() + " -B 2 -T 16");
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("val loss"), std::string::npos) << e.output;
+}
+
+TEST_F(PretrainCli, BadInputsAreClearErrors) {
+  Result r = run("train " + common_args("huge") + " --steps 2 --out " + (dir_ / "run").string());
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.output.find("unknown model preset 'huge'"), std::string::npos) << r.output;
+  write_file_atomic((dir_ / "bad.bin").string(), "not a model");
+  Result s = run("sample --model " + (dir_ / "bad.bin").string() + " --tokenizer " + (dir_ / "tok").string());
+  EXPECT_NE(s.status, 0);
+  EXPECT_NE(s.output.find("bad.bin"), std::string::npos) << s.output;
+}
