@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "common/io/atomic_file.h"
 #include "common/tokenizer/bpe_train.h"
 #include "common/tokenizer/special_tokens.h"
@@ -22,21 +23,9 @@ using Merge = std::pair<int32_t, int32_t>;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("sog_test_bpe_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using sog::testing::error_of;
+fs::path temp_dir(const std::string& name) { return sog::testing::fresh_temp_dir("test_bpe_" + name); }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 Tokenizer make_tokenizer(BpeTrainResult bpe, SplitPattern pattern) {
   const int32_t n_ranks = static_cast<int32_t>(bpe.ranks.size());

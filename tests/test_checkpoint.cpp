@@ -6,23 +6,15 @@
 #include "common/io/atomic_file.h"
 #include "common/io/checkpoint.h"
 #include "common/nn/gpt_params.h"
+#include "test_util.h"
 
 using namespace sog;
 namespace fs = std::filesystem;
 
 namespace {
-fs::path temp_dir() {
-  fs::path d = fs::temp_directory_path() / ("sog_ckpt_" + std::to_string(::getpid()));
-  fs::create_directories(d);
-  return d;
-}
+fs::path temp_dir() { return sog::testing::fresh_temp_dir("ckpt"); }
 std::string error_of(const std::string& path) {
-  try {
-    load_checkpoint(path, nullptr);
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
+  return sog::testing::error_of([&] { load_checkpoint(path, nullptr); });
 }
 void patch_int(const std::string& path, int index, int32_t value) {
   std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);

@@ -12,6 +12,7 @@
 #include "common/io/metrics.h"
 #include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
+#include "test_util.h"
 
 using namespace sog;
 namespace fs = std::filesystem;
@@ -22,17 +23,12 @@ const std::string kPretrain = std::string(SOG_BINARY_DIR) + "/bin/pretrain";
 
 struct Result {
   int status;
-  std::string output;
+  std::string output;  // stdout then stderr
 };
 
-Result run(const std::string& args) {
-  std::string cmd = kPretrain + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
-  int status = pclose(pipe);
-  return {WEXITSTATUS(status), out};
+Result run(const fs::path& scratch, const std::string& args) {
+  sog::testing::CommandResult r = sog::testing::run_command(kPretrain, args, scratch);
+  return {r.rc, r.out + r.err};
 }
 
 // A byte tokenizer and shards of a small repetitive text, written with the library's own writers.
@@ -40,8 +36,7 @@ class PretrainCli : public ::testing::Test {
  protected:
   void SetUp() override {
     if (!fs::exists(kPretrain)) GTEST_SKIP() << kPretrain << " is not built";
-    dir_ = fs::temp_directory_path() / ("sog_pretrain_" + std::to_string(::getpid()));
-    fs::remove_all(dir_);
+    dir_ = sog::testing::fresh_temp_dir("pretrain_cli");
     std::vector<std::string> ranks;
     for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
     std::vector<std::pair<std::string, int32_t>> specials;
@@ -80,7 +75,7 @@ std::vector<double> train_losses(const fs::path& metrics) {
 }  // namespace
 
 TEST_F(PretrainCli, WritesTheRunFolderAndStartsAtLnV) {
-  Result r = run("train " + common_args() + " --steps 12 --out " + (dir_ / "run").string());
+  Result r = run(dir_, "train " + common_args() + " --steps 12 --out " + (dir_ / "run").string());
   ASSERT_EQ(r.status, 0) << r.output;
   for (const char* f : {"model.bin", "state.bin", "metrics.jsonl", "summary.json", "loss.svg", "samples.txt"})
     EXPECT_TRUE(fs::exists(dir_ / "run" / f)) << f;
@@ -99,11 +94,11 @@ TEST_F(PretrainCli, WritesTheRunFolderAndStartsAtLnV) {
 
 // Stop at step 6, resume to 12: the losses of steps 6..11 equal those of an uninterrupted run.
 TEST_F(PretrainCli, ResumeEqualsUninterrupted) {
-  Result full = run("train " + common_args() + " --steps 12 --out " + (dir_ / "full").string());
+  Result full = run(dir_, "train " + common_args() + " --steps 12 --out " + (dir_ / "full").string());
   ASSERT_EQ(full.status, 0) << full.output;
-  Result first = run("train " + common_args() + " --steps 6 --out " + (dir_ / "part").string());
+  Result first = run(dir_, "train " + common_args() + " --steps 6 --out " + (dir_ / "part").string());
   ASSERT_EQ(first.status, 0) << first.output;
-  Result second = run("train " + common_args() + " --steps 12 --resume " + (dir_ / "part").string());
+  Result second = run(dir_, "train " + common_args() + " --steps 12 --resume " + (dir_ / "part").string());
   ASSERT_EQ(second.status, 0) << second.output;
   std::vector<double> a = train_losses(dir_ / "full/metrics.jsonl"), b = train_losses(dir_ / "part/metrics.jsonl");
   ASSERT_EQ(a.size(), 12u);
@@ -113,24 +108,24 @@ TEST_F(PretrainCli, ResumeEqualsUninterrupted) {
 }
 
 TEST_F(PretrainCli, SampleAndEval) {
-  ASSERT_EQ(run("train " + common_args() + " --steps 4 --out " + (dir_ / "run").string()).status, 0);
+  ASSERT_EQ(run(dir_, "train " + common_args() + " --steps 4 --out " + (dir_ / "run").string()).status, 0);
   std::string model = (dir_ / "run/model.bin").string(), tok = (dir_ / "tok").string();
-  Result a = run("sample --model " + model + " --tokenizer " + tok + " --prompt 'the cat' --max-new-tokens 10 --temperature 0");
-  Result b = run("sample --model " + model + " --tokenizer " + tok + " --prompt 'the cat' --max-new-tokens 10 --temperature 0");
+  Result a = run(dir_, "sample --model " + model + " --tokenizer " + tok + " --prompt 'the cat' --max-new-tokens 10 --temperature 0");
+  Result b = run(dir_, "sample --model " + model + " --tokenizer " + tok + " --prompt 'the cat' --max-new-tokens 10 --temperature 0");
   ASSERT_EQ(a.status, 0) << a.output;
   EXPECT_EQ(a.output, b.output);  // greedy is deterministic
   EXPECT_EQ(a.output.rfind("the cat", 0), 0u) << a.output;
-  Result e = run("eval --model " + model + " --data " + (dir_ / "shards").string() + " -B 2 -T 16");
+  Result e = run(dir_, "eval --model " + model + " --data " + (dir_ / "shards").string() + " -B 2 -T 16");
   ASSERT_EQ(e.status, 0) << e.output;
   EXPECT_NE(e.output.find("val loss"), std::string::npos) << e.output;
 }
 
 TEST_F(PretrainCli, BadInputsAreClearErrors) {
-  Result r = run("train " + common_args("huge") + " --steps 2 --out " + (dir_ / "run").string());
+  Result r = run(dir_, "train " + common_args("huge") + " --steps 2 --out " + (dir_ / "run").string());
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.output.find("unknown model preset 'huge'"), std::string::npos) << r.output;
   write_file_atomic((dir_ / "bad.bin").string(), "not a model");
-  Result s = run("sample --model " + (dir_ / "bad.bin").string() + " --tokenizer " + (dir_ / "tok").string());
+  Result s = run(dir_, "sample --model " + (dir_ / "bad.bin").string() + " --tokenizer " + (dir_ / "tok").string());
   EXPECT_NE(s.status, 0);
   EXPECT_NE(s.output.find("bad.bin"), std::string::npos) << s.output;
 }

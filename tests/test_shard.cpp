@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "test_util.h"
 #include "common/data/shard.h"
 #include "common/io/atomic_file.h"
 
@@ -20,21 +21,9 @@ using namespace sog;
 
 namespace {
 
-fs::path temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("sog_test_shard_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
+using sog::testing::error_of;
+fs::path temp_dir(const std::string& name) { return sog::testing::fresh_temp_dir("test_shard_" + name); }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // Overwrites the int32 at header slot `slot` of the file.
 void patch_header(const std::string& path, int slot, int32_t value) {

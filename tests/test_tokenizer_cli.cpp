@@ -14,6 +14,7 @@
 #include "common/data/shard.h"
 #include "common/io/atomic_file.h"
 #include "common/tokenizer/tokenizer.h"
+#include "test_util.h"
 
 namespace fs = std::filesystem;
 using namespace sog;
@@ -22,24 +23,13 @@ namespace {
 
 const std::string kBinary = SOG_BINARY_DIR "/bin/tokenizer";
 
-struct Result {
-  int rc = -1;
-  std::string out, err;
-};
-
-std::string quote(const std::string& s) { return "'" + s + "'"; }
+using Result = sog::testing::CommandResult;
+using sog::testing::shell_quote;
+std::string quote(const std::string& s) { return shell_quote(s); }
 
 // Runs `bin/tokenizer <args>` with `stdin_file` (may be empty) on stdin.
 Result run_tokenizer(const std::string& args, const fs::path& dir, const std::string& stdin_file = "") {
-  const fs::path out = dir / "cmd.out", err = dir / "cmd.err";
-  std::string cmd = quote(kBinary) + " " + args + (stdin_file.empty() ? " </dev/null" : " <" + quote(stdin_file)) + " >" +
-                    quote(out.string()) + " 2>" + quote(err.string());
-  int status = std::system(cmd.c_str());
-  Result r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = read_file(out.string());
-  r.err = read_file(err.string());
-  return r;
+  return sog::testing::run_command(kBinary, args, dir, stdin_file);
 }
 
 std::vector<int32_t> parse_ids(const std::string& s) {

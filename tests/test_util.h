@@ -1,0 +1,57 @@
+// Small helpers shared by the tests: scratch folders, error messages, running a chapter program.
+#pragma once
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+#include "common/io/atomic_file.h"
+
+namespace sog::testing {
+
+// An empty folder of this test process's own: <tmp>/sog_<name>_<pid>.
+inline std::filesystem::path fresh_temp_dir(const std::string& name) {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("sog_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+// The message of the exception fn throws, or "" when it throws none.
+inline std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+inline std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
+
+struct CommandResult {
+  int rc = -1;
+  std::string out, err;
+};
+
+// Runs `program args` (args already shell-quoted where needed) with stdin from `stdin_file` (or
+// /dev/null), capturing stdout and stderr through files in `scratch`.
+inline CommandResult run_command(const std::string& program, const std::string& args,
+                                 const std::filesystem::path& scratch, const std::string& stdin_file = "") {
+  const auto out = scratch / "cmd.out", err = scratch / "cmd.err";
+  std::string cmd = shell_quote(program) + " " + args +
+                    (stdin_file.empty() ? " </dev/null" : " <" + shell_quote(stdin_file)) + " >" +
+                    shell_quote(out.string()) + " 2>" + shell_quote(err.string());
+  int status = std::system(cmd.c_str());
+  CommandResult r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = read_file(out.string());
+  r.err = read_file(err.string());
+  return r;
+}
+
+}  // namespace sog::testing
