@@ -27,6 +27,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "02_pretrain/fewshot.h"
 #include "common/autograd/tape.h"
 #include "common/data/dataset.h"
 #include "common/generate/generate.h"
@@ -420,6 +421,19 @@ int main(int argc, char** argv) {
   bench->add_option("--steps", bench_steps, "timed steps (after one warm-up step)")->capture_default_str();
   bench->add_option("--peak-gflops", peak_gflops, "the machine's fp32 peak, for MFU")->capture_default_str();
 
+  FewshotOptions fs_opt;
+  std::string fs_out;
+  auto* fewshot = app.add_subcommand("fewshot", "greedy accuracy on a question set, K-shot Q:/A: prompts");
+  fewshot->add_option("--model", fs_opt.model, "model.bin")->required();
+  fewshot->add_option("--tokenizer", fs_opt.tokenizer, "tokenizer folder")->required();
+  fewshot->add_option("--eval", fs_opt.eval_file, "JSONL of {prompt, answer, task}")->required();
+  fewshot->add_option("--shots-from", fs_opt.shots_from, "JSONL the examples are drawn from (default: --eval)");
+  fewshot->add_option("--shots", fs_opt.shots, "solved examples in the prompt (0: zero-shot)")->capture_default_str();
+  fewshot->add_option("--max-per-task", fs_opt.max_per_task, "0: all questions")->capture_default_str();
+  fewshot->add_option("--max-new-tokens", fs_opt.max_new_tokens)->capture_default_str();
+  fewshot->add_option("--seed", fs_opt.seed)->capture_default_str();
+  fewshot->add_option("--out", fs_out, "write the results as JSON here");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (*train) {
@@ -428,6 +442,16 @@ int main(int argc, char** argv) {
     }
     if (*sample) return run_sample(model_path, tokenizer_dir, prompt, max_new, sc, seed);
     if (*eval) return run_eval(model_path, data_dir, eval_B, eval_T);
+    if (*fewshot) {
+      json r = fewshot_json(run_fewshot(fs_opt), fs_opt);
+      std::printf("%-12s %8s %8s\n", "task", "correct", "accuracy");
+      for (const auto& t : r["tasks"])
+        std::printf("%-12s %4d/%-4d %7.1f%%\n", t["task"].get<std::string>().c_str(), t["correct"].get<int>(),
+                    t["total"].get<int>(), 100.0 * t["accuracy"].get<double>());
+      std::printf("all          %7.1f%% (%d-shot)\n", 100.0 * r["accuracy"].get<double>(), fs_opt.shots);
+      if (!fs_out.empty()) write_json_atomic(fs_out, r);
+      return 0;
+    }
     if (*bench) return run_bench(bench_preset, bench_V, bench_B, bench_T, bench_steps, peak_gflops);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "pretrain: error: %s\n", e.what());

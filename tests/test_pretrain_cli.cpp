@@ -129,3 +129,31 @@ TEST_F(PretrainCli, BadInputsAreClearErrors) {
   EXPECT_NE(s.status, 0);
   EXPECT_NE(s.output.find("bad.bin"), std::string::npos) << s.output;
 }
+
+// `fewshot` builds K-shot Q:/A: pages, answers greedily and grades each task; the counts add up and
+// the prompt's own answer is never among its examples.
+TEST_F(PretrainCli, FewshotReportsPerTaskAccuracy) {
+  ASSERT_EQ(run(dir_, "train " + common_args() + " --steps 2 --out " + (dir_ / "run").string()).status, 0);
+  std::string eval;
+  for (int i = 0; i < 5; i++) eval += R"({"prompt":"What is the cat number )" + std::to_string(i) + R"(?","answer":"mat","task":"cat"})" "\n";
+  for (int i = 0; i < 3; i++) eval += R"({"prompt":"What sat )" + std::to_string(i) + R"(?","answer":"dog","task":"dog"})" "\n";
+  write_file_atomic((dir_ / "eval.jsonl").string(), eval);
+  Result r = run(dir_, "fewshot --model " + (dir_ / "run/model.bin").string() + " --tokenizer " + (dir_ / "tok").string() +
+                           " --eval " + (dir_ / "eval.jsonl").string() + " --shots 2 --max-new-tokens 4 --out " +
+                           (dir_ / "fewshot.json").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(read_file((dir_ / "fewshot.json").string()));
+  ASSERT_EQ(j["tasks"].size(), 2u);
+  EXPECT_EQ(j["tasks"][0]["task"], "cat");
+  EXPECT_EQ(j["tasks"][0]["total"], 5);
+  EXPECT_EQ(j["tasks"][1]["total"], 3);
+  EXPECT_GE(j["accuracy"].get<double>(), 0.0);
+  EXPECT_LE(j["accuracy"].get<double>(), 1.0);
+  EXPECT_EQ(j["shots"], 2);
+  EXPECT_NE(r.output.find("(2-shot)"), std::string::npos) << r.output;
+  write_file_atomic((dir_ / "bad.jsonl").string(), "{\"prompt\":\"x\"}\n");
+  Result bad = run(dir_, "fewshot --model " + (dir_ / "run/model.bin").string() + " --tokenizer " + (dir_ / "tok").string() +
+                             " --eval " + (dir_ / "bad.jsonl").string());
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.output.find("bad.jsonl:1"), std::string::npos) << bad.output;
+}

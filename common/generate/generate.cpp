@@ -29,6 +29,7 @@ std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt, co
     context.push_back(next);
     if (on_token) on_token(next);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) break;
+    if (options.should_stop && options.should_stop(out)) break;
     if (i + 1 == options.max_new_tokens) break;
     if (caches[0].length >= window) {
       logits = prefill(window / 2);

@@ -18,6 +18,9 @@ namespace sog {
 struct GenerateOptions {
   int64_t max_new_tokens = 128;
   std::vector<int32_t> stop_ids;  // generation ends after emitting one of these (it is returned)
+  // Called with the new tokens so far after each one; returning true ends generation (a stop
+  // sequence such as "\n" in decoded text, a finished tool call, …).
+  std::function<bool(const std::vector<int32_t>& generated)> should_stop;
 };
 
 // Returns the new tokens only. The prompt plus the new tokens must fit in maxT; longer prompts keep

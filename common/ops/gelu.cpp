@@ -1,8 +1,7 @@
 #include "common/ops/gelu.h"
 
-#include <cmath>
-
 #include "common/autograd/tape.h"
+#include "common/ops/fast_math.h"
 #include "common/ops/op_checks.h"
 
 namespace sog {
@@ -14,7 +13,7 @@ void gelu_forward(float* out, const float* inp, int64_t N) {
   for (int64_t i = 0; i < N; i++) {
     float x = inp[i];
     float u = kGeluScale * (x + 0.044715f * x * x * x);
-    out[i] = 0.5f * x * (1.0f + std::tanh(u));
+    out[i] = 0.5f * x * (1.0f + tanh_poly(u));
   }
 }
 
@@ -23,7 +22,7 @@ void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N) 
   for (int64_t i = 0; i < N; i++) {
     float x = inp[i];
     float u = kGeluScale * (x + 0.044715f * x * x * x);
-    float th = std::tanh(u);
+    float th = tanh_poly(u);
     float sech2 = 1.0f - th * th;
     float local = 0.5f * (1.0f + th) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * 0.044715f * x * x);
     dinp[i] += local * dout[i];

@@ -1,0 +1,128 @@
+// `pretrain fewshot`: the talk's "a base model is a document completer" made measurable.
+//
+// A base model does not answer questions; it continues documents. Give it a document that looks
+// like a page of questions and answers — K solved examples, then the question — and completing the
+// page IS answering. Zero-shot is the same page with no examples: the format alone.
+//
+//   Q: What is 12 + 7?          ← K examples drawn (seeded) from --shots-from, same task
+//   A: 19
+//   Q: How old is Catherine?    ← the question
+//   A:                          ← greedy completion up to the end of the line, graded exactly
+//
+// Grading is the world's (common/world/grader.h): the first line must equal the gold answer.
+#include "02_pretrain/fewshot.h"
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "common/generate/generate.h"
+#include "common/io/metrics.h"
+#include "common/nn/gpt.h"
+#include "common/tensor/random.h"
+#include "common/tokenizer/tokenizer.h"
+#include "common/world/grader.h"
+#include "common/world/task.h"
+#include "common/world/world.h"
+
+namespace sog {
+
+using json = nlohmann::json;
+
+namespace {
+
+struct Question {
+  std::string prompt, answer, task;
+};
+
+std::vector<Question> read_questions(const std::string& path) {
+  std::vector<Question> out;
+  int64_t line = 0;
+  for (const json& r : read_jsonl(path)) {
+    line++;
+    if (!r.contains("prompt") || !r.contains("answer") || !r.contains("task")) {
+      throw std::runtime_error(path + ":" + std::to_string(line) + ": expected fields \"prompt\", \"answer\", \"task\"");
+    }
+    out.push_back({r["prompt"].get<std::string>(), r["answer"].get<std::string>(), r["task"].get<std::string>()});
+  }
+  if (out.empty()) throw std::runtime_error(path + ": no questions");
+  return out;
+}
+
+std::string qa(const Question& q) { return "Q: " + q.prompt + "\nA: " + q.answer + "\n"; }
+
+}  // namespace
+
+FewshotReport run_fewshot(const FewshotOptions& opt) {
+  GPT model = GPT::load(opt.model);
+  Tokenizer tok = Tokenizer::load(opt.tokenizer);
+  std::vector<Question> questions = read_questions(opt.eval_file);
+  std::vector<Question> pool = read_questions(opt.shots_from.empty() ? opt.eval_file : opt.shots_from);
+  std::map<std::string, std::vector<size_t>> pool_by_task;
+  for (size_t i = 0; i < pool.size(); i++) pool_by_task[pool[i].task].push_back(i);
+
+  Rng rng(opt.seed);
+  Sampler greedy({0.0f, 0, 1.0f});
+  GenerateOptions gen;
+  gen.max_new_tokens = opt.max_new_tokens;
+  gen.stop_ids = {tok.eot_id()};
+  gen.should_stop = [&](const std::vector<int32_t>& ids) {
+    return tok.decode_bytes(ids).find('\n') != std::string::npos;
+  };
+
+  FewshotReport report;
+  std::map<std::string, std::pair<int, int>> per_task;  // correct, total
+  int64_t done = 0;
+  for (const Question& q : questions) {
+    if (opt.max_per_task > 0 && per_task[q.task].second >= opt.max_per_task) continue;
+    std::string page;
+    const auto& same = pool_by_task[q.task];
+    for (int k = 0, tries = 0; k < opt.shots && !same.empty() && tries < 10 * opt.shots; tries++) {
+      const Question& ex = pool[same[rng.below(same.size())]];
+      if (ex.prompt == q.prompt) continue;  // never show the answer itself
+      page += qa(ex);
+      k++;
+    }
+    page += "Q: " + q.prompt + "\nA:";
+    std::vector<int32_t> ids = tok.encode(page);
+    ids.insert(ids.begin(), tok.eot_id());  // a new document starts
+    const int64_t room = model.config().max_T - opt.max_new_tokens;
+    if (static_cast<int64_t>(ids.size()) > room) {  // keep the question: drop the oldest examples
+      ids.erase(ids.begin(), ids.end() - room);
+    }
+    std::vector<int32_t> out = generate(model, ids, gen, greedy);
+    std::string completion = tok.decode(out);
+    const bool ok = is_correct(completion, q.answer);
+    per_task[q.task].first += ok;
+    per_task[q.task].second += 1;
+    if (report.examples.size() < 12 || (!ok && report.failures.size() < 12)) {
+      (ok ? report.examples : report.failures).push_back({q.prompt, q.answer, completion});
+    }
+    if (++done % 100 == 0) std::fprintf(stderr, "fewshot: %lld questions\n", static_cast<long long>(done));
+  }
+  for (const auto& [task, ct] : per_task) {
+    report.tasks.push_back({task, ct.first, ct.second});
+  }
+  return report;
+}
+
+json fewshot_json(const FewshotReport& r, const FewshotOptions& opt) {
+  json tasks = json::array();
+  int correct = 0, total = 0;
+  for (const auto& t : r.tasks) {
+    tasks.push_back({{"task", t.task}, {"correct", t.correct}, {"total", t.total},
+                     {"accuracy", t.total ? static_cast<double>(t.correct) / t.total : 0.0}});
+    correct += t.correct;
+    total += t.total;
+  }
+  json examples = json::array(), failures = json::array();
+  for (const auto& e : r.examples) examples.push_back({{"prompt", e.prompt}, {"answer", e.answer}, {"completion", e.completion}});
+  for (const auto& e : r.failures) failures.push_back({{"prompt", e.prompt}, {"answer", e.answer}, {"completion", e.completion}});
+  return {{"model", opt.model}, {"eval", opt.eval_file}, {"shots", opt.shots}, {"seed", opt.seed},
+          {"accuracy", total ? static_cast<double>(correct) / total : 0.0}, {"tasks", tasks},
+          {"examples", examples}, {"failures", failures}};
+}
+
+}  // namespace sog
