@@ -122,13 +122,29 @@ INSTANTIATE_TEST_SUITE_P(AllVariants, MatmulVariantTest, ::testing::Range<size_t
                          });
 
 TEST(MatmulKernels, DefaultIsTheLastVariant) {
-  // matmul_forward must compute exactly what the last (fastest) variant computes.
+  // matmul_forward must compute exactly what the last (fastest) variant computes (for more than
+  // the few rows of a decoding step, which take matmul_small_m).
   const int64_t M = 45, K = 70, N = 50;
   std::vector<float> A = random_vector(M * K, 1), B = random_vector(K * N, 2);
   std::vector<float> C1(M * N), C2(M * N);
   matmul_forward(C1.data(), A.data(), B.data(), nullptr, M, K, N, false, true, false);
   matmul_variants().back().fn(C2.data(), A.data(), B.data(), nullptr, M, K, N, false, true, false);
   EXPECT_EQ(C1, C2);
+}
+
+// A decoding step (M ≤ 8 rows, op(A) = A) takes matmul_small_m inside matmul_forward; it must agree
+// with the reference like every variant, across the 64-column chunks and with ragged K.
+TEST(MatmulKernels, FewRowsPathMatchesFloat64Reference) {
+  uint64_t seed = 900;
+  for (int64_t M : {1, 2, 5, 8}) {
+    for (const auto& [K, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {37, 129}, {300, 200}}) {
+      for (int flags = 0; flags < 8; flags++) {
+        Problem p{M, K, N, false, bool(flags & 1), bool(flags & 2), bool(flags & 4)};
+        SCOPED_TRACE("matmul_forward (few rows) " + describe(p));
+        expect_matches_reference(matmul_forward, p, seed++);
+      }
+    }
+  }
 }
 
 TEST(MatmulKernels, BiasBackwardIsColumnSums) {

@@ -52,7 +52,12 @@ struct MatmulBlocking {
 };
 MatmulBlocking matmul_packed_blocking();
 
-// The default: the fastest variant (packed, parallel).
+// Few rows (M ≤ 8, op(A) = A) against a large matrix — a decoding step — without packing: each
+// thread streams its columns of B once. Memory-bound by design; matmul_forward picks it for such M.
+void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                    bool trans_b, bool accumulate);
+
+// The default: the fastest variant (packed, parallel), or matmul_small_m for M ≤ 8 rows.
 void matmul_forward(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                     bool trans_a, bool trans_b, bool accumulate);
 
