@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Measures the world's calibration (common/world/README.md, "Calibration, measured"): a base model
+# of a few million parameters, trained a few CPU minutes on Tiny Shakespeare + the world's
+# documents, then asked the held-out questions zero-shot and 3-shot.
+#
+#   scripts/calibrate_world.sh [OUT]     (default runs/calibration; ~10 minutes on 2 cores)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+out="${1:-runs/calibration}"
+steps="${CALIBRATION_STEPS:-1200}"
+mkdir -p "$out"
+scripts/setup.sh
+scripts/get_data.sh --partial
+cmake --preset release >/dev/null && cmake --build --preset release --target tokenizer pretrain
+bin=build/release/bin
+export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
+
+"$bin/tokenizer" world --out "$out/world"
+# Byte-level tokens: digits stay digits, so arithmetic is learnable at this size.
+"$bin/tokenizer" train --input data/tinyshakespeare.txt --vocab-size 256 --pattern gpt2 --out "$out/tokenizer"
+"$bin/tokenizer" shard --tokenizer "$out/tokenizer" --input data/tinyshakespeare.txt \
+  --input "$out/world/pretrain.txt" --weight 1 --weight 1 --val-fraction 0.05 --out "$out/shards"
+"$bin/pretrain" train --data "$out/shards" --tokenizer "$out/tokenizer" --out "$out/base" \
+  --preset small --max-seq-len 256 -B 8 -T 256 --steps "$steps" --lr 2e-3 --min-lr 2e-4 --warmup 100 \
+  --beta2 0.99 --weight-decay 0.1 --grad-clip 1.0 --dropout 0 --eval-every 200 --eval-batches 10 \
+  --sample-every 600 --sample-tokens 200
+
+for shots in 0 3; do
+  # Facts about people the model read (eval_seen); arithmetic and strings on the held-out test split.
+  "$bin/pretrain" fewshot --model "$out/base/model.bin" --tokenizer "$out/tokenizer" \
+    --eval "$out/world/eval_seen.jsonl" --shots "$shots" --max-per-task 50 --out "$out/facts_${shots}shot.json"
+  "$bin/pretrain" fewshot --model "$out/base/model.bin" --tokenizer "$out/tokenizer" \
+    --eval "$out/world/eval_test.jsonl" --shots-from "$out/world/eval_val.jsonl" --shots "$shots" --max-per-task 50 \
+    --out "$out/test_${shots}shot.json"
+done
+
+python3 - "$out" <<'PY'
+import json, sys
+out = sys.argv[1]
+chance = json.load(open(f"{out}/world/manifest.json"))["chance_level"]
+acc = {}
+for shots in (0, 3):
+    for name in ("facts", "test"):
+        for t in json.load(open(f"{out}/{name}_{shots}shot.json"))["tasks"]:
+            acc.setdefault(t["task"], {})[shots] = (t["accuracy"], t["total"], name)
+print("| task | questions | chance | zero-shot | 3-shot |")
+print("|---|---:|---:|---:|---:|")
+for task, r in acc.items():
+    n = r[3][1]
+    split = "seen people" if r[3][2] == "facts" else "test split"
+    print(f"| {task} ({split}) | {n} | {chance[task]:.3f} | {r[0][0]:.2f} | {r[3][0]:.2f} |")
+PY
