@@ -39,15 +39,10 @@ python3 - "$out" <<'PY'
 import json, sys
 out = sys.argv[1]
 chance = json.load(open(f"{out}/world/manifest.json"))["chance_level"]
-acc = {}
-for shots in (0, 3):
-    for name in ("facts", "test"):
-        for t in json.load(open(f"{out}/{name}_{shots}shot.json"))["tasks"]:
-            acc.setdefault(t["task"], {})[shots] = (t["accuracy"], t["total"], name)
 print("| task | questions | chance | zero-shot | 3-shot |")
 print("|---|---:|---:|---:|---:|")
-for task, r in acc.items():
-    n = r[3][1]
-    split = "seen people" if r[3][2] == "facts" else "test split"
-    print(f"| {task} ({split}) | {n} | {chance[task]:.3f} | {r[0][0]:.2f} | {r[3][0]:.2f} |")
+for name, label in (("facts", "people it read"), ("test", "held-out test split")):
+    runs = {shots: {t["task"]: t for t in json.load(open(f"{out}/{name}_{shots}shot.json"))["tasks"]} for shots in (0, 3)}
+    for task, t in runs[3].items():
+        print(f"| {task} ({label}) | {t['total']} | {chance[task]:.3f} | {runs[0][task]['accuracy']:.2f} | {t['accuracy']:.2f} |")
 PY
