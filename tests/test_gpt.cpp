@@ -7,6 +7,7 @@
 #include "common/generate/generate.h"
 #include "common/nn/gpt.h"
 #include "common/optim/adamw.h"
+#include "common/tensor/allocator.h"
 
 using namespace sog;
 namespace fs = std::filesystem;
@@ -151,4 +152,22 @@ TEST(GPT, FixedTenStepLossTrajectory) {
                                        3.562713f, 3.515705f, 3.468648f, 3.423575f, 3.379542f};
   ASSERT_EQ(losses.size(), expected.size());
   for (size_t i = 0; i < losses.size(); i++) EXPECT_NEAR(losses[i], expected[i], 2e-5f) << "step " << i;
+}
+
+// A whole training step's memory comes from the caching allocator: the second identical step asks
+// the OS for nothing (every activation, gradient and packing buffer is a cache hit).
+TEST(GPT, SecondTrainingStepAllocatesNothing) {
+  GPT model(tiny_config());
+  model.init_gpt2(2);
+  AdamW opt(model.num_params(), model.optimizer_segments(), AdamWConfig{});
+  Tensor x = random_ids(4, 16, 50, 30), y = random_ids(4, 16, 50, 31);
+  auto step = [&] {
+    model.loss(x, y).backward();
+    opt.step(model.params(), model.grads(), 1e-3f);
+    model.zero_grad();
+  };
+  step();
+  const uint64_t before = cpu_allocator().stats().os_allocations;
+  step();
+  EXPECT_EQ(cpu_allocator().stats().os_allocations, before);
 }
