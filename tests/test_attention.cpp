@@ -50,8 +50,10 @@ struct AttnShape {
   int64_t B, T, C, NH;
 };
 
-// Odd shapes on purpose: T = 1, C not a multiple of 16, NH = 1 and 3.
-static const AttnShape kShapes[] = {{2, 5, 12, 3}, {1, 1, 20, 1}, {3, 7, 21, 3}, {2, 9, 10, 1}, {2, 33, 48, 4}};
+// Odd shapes on purpose: T = 1, C not a multiple of 16, NH = 1 and 3, T across several query
+// blocks of 32 and not a multiple of the 16 key lanes (70).
+static const AttnShape kShapes[] = {{2, 5, 12, 3}, {1, 1, 20, 1}, {3, 7, 21, 3}, {2, 9, 10, 1}, {2, 33, 48, 4},
+                                    {1, 70, 24, 2}};
 
 TEST(Attention, ForwardMatchesFloat64PerHeadReference) {
   for (const AttnShape& s : kShapes) {
@@ -96,6 +98,8 @@ TEST(Attention, GradientMatchesFiniteDifferences) {
   expect_gradients_match([](auto& in) { return attention(in[0], 3); }, {random_input({2, 4, 3 * 6}, 4)});
   expect_gradients_match([](auto& in) { return attention(in[0], 1); }, {random_input({1, 5, 3 * 5}, 5)});
   expect_gradients_match([](auto& in) { return attention(in[0], 2); }, {random_input({2, 1, 3 * 4}, 6)});  // T = 1
+  // T = 37: two query blocks, keys not a multiple of the 16 lanes
+  expect_gradients_match([](auto& in) { return attention(in[0], 2); }, {random_input({1, 37, 3 * 4}, 16)});
 }
 
 TEST(Attention, BackwardIsBitwiseTheSameOnOneThreadAndOnMany) {

@@ -1,39 +1,83 @@
 #include "common/ops/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "common/autograd/tape.h"
+#include "common/ops/fast_math.h"
 #include "common/ops/op_checks.h"
 
 namespace sog {
 
-// One query against n keys/values (the rows of one head), shared by attention() and the cached
-// path so that both compute the same numbers in the same order:
-//   att[t2] = softmax_t2(q · k_t2 · scale),  out = Σ att[t2] · v_t2      for t2 < n
-// keys/values are the head's first row; row t2 sits `stride` floats after row t2−1.
-static inline void attend_one_query(float* out, float* att, const float* q, const float* keys,
-                                    const float* values, int64_t stride, int64_t n, int64_t HS, float scale) {
-  float maxval = -INFINITY;
-  for (int64_t t2 = 0; t2 < n; t2++) {
-    const float* k = keys + t2 * stride;  // (HS)
-    float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-    for (int64_t i = 0; i < HS; i++) dot += q[i] * k[i];
-    dot *= scale;
-    att[t2] = dot;
-    if (dot > maxval) maxval = dot;
+// Attention's kernels work on one (b, h) head at a time, a block of up to kQueryBlock queries per
+// work item. The scores of a query against all its keys, q · k_t2 for t2 = 0..n−1, are computed
+// sixteen keys at a time from Kᵀ, the head's keys transposed into a (HS, ld) tile: each step
+// broadcasts one q[i] and multiplies a contiguous row of Kᵀ, so the sum over i never needs a
+// horizontal add across vector lanes (a dot product per key would). The same routine gives the
+// backward's datt[t2] = dout_t · v_t2 from Vᵀ. Each score is summed over i in order 0..HS−1, so a
+// key's score does not depend on how many keys were computed with it: the KV-cache path, which
+// calls the same routines, gets the same numbers as the full one.
+constexpr int64_t kQueryBlock = 32;
+constexpr int64_t kKeyLanes = 16;
+
+// ld = n rounded up to a multiple of 16: the padded columns are zero and their scores ignored.
+static int64_t padded_keys(int64_t n) { return (n + kKeyLanes - 1) / kKeyLanes * kKeyLanes; }
+
+// This thread's scratch: grown, never shrunk, so a training step allocates nothing after the first.
+static float* thread_scratch(size_t floats) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < floats) buffer.resize(floats);
+  return buffer.data();
+}
+
+// kt (HS, ld) = the first n rows (HS wide, `stride` floats apart) transposed; columns n..ld−1 = 0.
+static void transpose_rows(float* kt, const float* rows, int64_t stride, int64_t n, int64_t ld, int64_t HS) {
+  for (int64_t i = 0; i < HS; i++) {
+    float* dst = kt + i * ld;
+    for (int64_t t2 = 0; t2 < n; t2++) dst[t2] = rows[t2 * stride + i];
+    for (int64_t t2 = n; t2 < ld; t2++) dst[t2] = 0.0f;
   }
+}
+
+// s[t2] = scale · Σ_i q[i] · kt[i·ld + t2] for t2 < padded_keys(n) (entries ≥ n are garbage-free
+// zeros times q: harmless, and never read by the callers).
+static inline void scores_from_transposed(float* s, const float* q, const float* kt, int64_t ld, int64_t n,
+                                          int64_t HS, float scale) {
+  for (int64_t t2 = 0; t2 < n; t2 += kKeyLanes) {
+    float acc[kKeyLanes] = {};
+    for (int64_t i = 0; i < HS; i++) {
+      const float qi = q[i];
+      const float* row = kt + i * ld + t2;
+#pragma omp simd
+      for (int64_t j = 0; j < kKeyLanes; j++) acc[j] += qi * row[j];
+    }
+#pragma omp simd
+    for (int64_t j = 0; j < kKeyLanes; j++) s[t2 + j] = acc[j] * scale;
+  }
+}
+
+// att[0..n) = softmax(att[0..n)) in place, exp through exp_poly (vectorised).
+static inline void softmax_in_place(float* att, int64_t n) {
+  float maxval = -INFINITY;
+  for (int64_t t2 = 0; t2 < n; t2++) maxval = att[t2] > maxval ? att[t2] : maxval;
   float sum = 0.0f;  // subtracting the max keeps exp() in range; it cancels in the ratio
+#pragma omp simd reduction(+ : sum)
   for (int64_t t2 = 0; t2 < n; t2++) {
-    float e = std::exp(att[t2] - maxval);
+    const float e = exp_poly(att[t2] - maxval);
     att[t2] = e;
     sum += e;
   }
   const float inv_sum = 1.0f / sum;
+#pragma omp simd
   for (int64_t t2 = 0; t2 < n; t2++) att[t2] *= inv_sum;
+}
+
+// out (HS) = Σ_{t2<n} att[t2] · v_t2, rows `stride` floats apart.
+static inline void weighted_sum_of_rows(float* out, const float* att, const float* values, int64_t stride,
+                                        int64_t n, int64_t HS) {
   for (int64_t i = 0; i < HS; i++) out[i] = 0.0f;
   for (int64_t t2 = 0; t2 < n; t2++) {
     const float* v = values + t2 * stride;  // (HS)
@@ -46,20 +90,28 @@ static inline void attend_one_query(float* out, float* att, const float* q, cons
 void attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t C, int64_t NH) {
   const int64_t C3 = 3 * C, HS = C / NH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-#pragma omp parallel if (B * NH * T * T * HS > (1 << 16))
-  {
-    std::vector<float> scratch(att ? 0 : T);  // (T) this thread's probabilities when none are kept
-#pragma omp for collapse(3) schedule(static, 1)
-    for (int64_t b = 0; b < B; b++) {
-      for (int64_t h = 0; h < NH; h++) {
-        for (int64_t t = 0; t < T; t++) {
+  const int64_t blocks = (T + kQueryBlock - 1) / kQueryBlock;
+#pragma omp parallel for collapse(3) schedule(static, 1) if (B * NH * T * T * HS > (1 << 16))
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t h = 0; h < NH; h++) {
+      for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t t0 = blk * kQueryBlock, t1 = std::min(T, t0 + kQueryBlock);
+        const int64_t ld = padded_keys(t1);
+        float* kt = thread_scratch(static_cast<size_t>((HS + 1) * ld));  // (HS,ld) Kᵀ, then (ld) scores
+        float* s = kt + HS * ld;
+        const float* keys = qkv + b * T * C3 + C + h * HS;  // row 0 of (T,HS), stride 3C
+        const float* values = keys + C;                     // row 0 of (T,HS), stride 3C
+        transpose_rows(kt, keys, C3, t1, ld, HS);
+        for (int64_t t = t0; t < t1; t++) {
           const float* q = qkv + (b * T + t) * C3 + h * HS;  // (HS)
-          const float* keys = qkv + b * T * C3 + C + h * HS;    // row 0 of (T,HS), stride 3C
-          const float* values = keys + C;                       // row 0 of (T,HS), stride 3C
-          float* a = att ? att + ((b * NH + h) * T + t) * T : scratch.data();  // (T)
-          attend_one_query(out + (b * T + t) * C + h * HS, a, q, keys, values, C3, t + 1, HS, scale);
-          if (att)
+          scores_from_transposed(s, q, kt, ld, t + 1, HS, scale);
+          softmax_in_place(s, t + 1);
+          weighted_sum_of_rows(out + (b * T + t) * C + h * HS, s, values, C3, t + 1, HS);
+          if (att) {
+            float* a = att + ((b * NH + h) * T + t) * T;  // (T)
+            for (int64_t t2 = 0; t2 <= t; t2++) a[t2] = s[t2];
             for (int64_t t2 = t + 1; t2 < T; t2++) a[t2] = 0.0f;  // masked: the future gets no weight
+          }
         }
       }
     }
@@ -71,33 +123,37 @@ void attention_backward(float* dqkv, float* dpreatt, const float* dout, const fl
   const int64_t C3 = 3 * C, HS = C / NH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
   const bool parallel = B * NH * T * T * HS > (1 << 16);
+  const int64_t blocks = (T + kQueryBlock - 1) / kQueryBlock;
 
-  // Pass 1, one query row (b, h, t) per iteration: datt → dpreatt (softmax backward) → dq_t.
+  // Pass 1, a block of query rows (b, h, t0..t1−1) per item: datt (from Vᵀ) → dpreatt → dq_t.
 #pragma omp parallel for collapse(3) schedule(static, 1) if (parallel)
   for (int64_t b = 0; b < B; b++) {
     for (int64_t h = 0; h < NH; h++) {
-      for (int64_t t = 0; t < T; t++) {
-        const float* a = att + ((b * NH + h) * T + t) * T;   // (T)
-        float* dp = dpreatt + ((b * NH + h) * T + t) * T;    // (T)
-        const float* g = dout + (b * T + t) * C + h * HS;    // (HS) dout_t of this head
-        const float* keys = qkv + b * T * C3 + C + h * HS;   // row 0 of (T,HS), stride 3C
+      for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t t0 = blk * kQueryBlock, t1 = std::min(T, t0 + kQueryBlock);
+        const int64_t ld = padded_keys(t1);
+        float* vt = thread_scratch(static_cast<size_t>((HS + 1) * ld));  // (HS,ld) Vᵀ, then (ld) datt
+        float* datt = vt + HS * ld;
+        const float* keys = qkv + b * T * C3 + C + h * HS;  // row 0 of (T,HS), stride 3C
         const float* values = keys + C;
-        float weighted = 0.0f;  // Σ_t3 att[t3] · datt[t3]
-        for (int64_t t2 = 0; t2 <= t; t2++) {
-          const float* v = values + t2 * C3;
-          float datt = 0.0f;
-#pragma omp simd reduction(+ : datt)
-          for (int64_t i = 0; i < HS; i++) datt += v[i] * g[i];
-          dp[t2] = datt;
-          weighted += a[t2] * datt;
-        }
-        for (int64_t t2 = 0; t2 <= t; t2++) dp[t2] = a[t2] * (dp[t2] - weighted);
-        float* dq = dqkv + (b * T + t) * C3 + h * HS;  // (HS)
-        for (int64_t t2 = 0; t2 <= t; t2++) {
-          const float* k = keys + t2 * C3;
-          const float coef = dp[t2] * scale;
+        transpose_rows(vt, values, C3, t1, ld, HS);
+        for (int64_t t = t0; t < t1; t++) {
+          const float* a = att + ((b * NH + h) * T + t) * T;  // (T)
+          float* dp = dpreatt + ((b * NH + h) * T + t) * T;   // (T)
+          const float* g = dout + (b * T + t) * C + h * HS;   // (HS) dout_t of this head
+          scores_from_transposed(datt, g, vt, ld, t + 1, HS, 1.0f);  // datt[t2] = v_t2 · dout_t
+          float weighted = 0.0f;                                     // Σ_t3 att[t3] · datt[t3]
+#pragma omp simd reduction(+ : weighted)
+          for (int64_t t2 = 0; t2 <= t; t2++) weighted += a[t2] * datt[t2];
 #pragma omp simd
-          for (int64_t i = 0; i < HS; i++) dq[i] += coef * k[i];
+          for (int64_t t2 = 0; t2 <= t; t2++) dp[t2] = a[t2] * (datt[t2] - weighted);
+          float* dq = dqkv + (b * T + t) * C3 + h * HS;  // (HS)
+          for (int64_t t2 = 0; t2 <= t; t2++) {
+            const float* k = keys + t2 * C3;
+            const float coef = dp[t2] * scale;
+#pragma omp simd
+            for (int64_t i = 0; i < HS; i++) dq[i] += coef * k[i];
+          }
         }
       }
     }
@@ -193,19 +249,20 @@ void attention_forward_cached(float* out, float* kcache, float* vcache, const fl
     }
   }
   // Attend: the query at absolute position p = length + j sees cache positions 0..p.
-#pragma omp parallel if (B * NH * Tn * (length + Tn) * HS > (1 << 16))
-  {
-    std::vector<float> scratch(length + Tn);  // (length+Tn) this thread's probabilities
-#pragma omp for collapse(3) schedule(static, 1)
-    for (int64_t b = 0; b < B; b++) {
-      for (int64_t h = 0; h < NH; h++) {
-        for (int64_t j = 0; j < Tn; j++) {
-          const float* q = qkv_new + (b * Tn + j) * C3 + h * HS;  // (HS)
-          const float* keys = kcache + (b * NH + h) * max_T * HS;  // (maxT,HS)
-          const float* values = vcache + (b * NH + h) * max_T * HS;
-          attend_one_query(out + (b * Tn + j) * C + h * HS, scratch.data(), q, keys, values, HS, length + j + 1,
-                           HS, scale);
-        }
+  const int64_t n = length + Tn, ld = padded_keys(n);
+#pragma omp parallel for collapse(2) schedule(static, 1) if (B * NH * Tn * n * HS > (1 << 16))
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t h = 0; h < NH; h++) {
+      float* kt = thread_scratch(static_cast<size_t>((HS + 1) * ld));  // (HS,ld) Kᵀ, then (ld) scores
+      float* s = kt + HS * ld;
+      const float* keys = kcache + (b * NH + h) * max_T * HS;  // (maxT,HS)
+      const float* values = vcache + (b * NH + h) * max_T * HS;
+      transpose_rows(kt, keys, HS, n, ld, HS);
+      for (int64_t j = 0; j < Tn; j++) {
+        const float* q = qkv_new + (b * Tn + j) * C3 + h * HS;  // (HS)
+        scores_from_transposed(s, q, kt, ld, length + j + 1, HS, scale);
+        softmax_in_place(s, length + j + 1);
+        weighted_sum_of_rows(out + (b * Tn + j) * C + h * HS, s, values, HS, length + j + 1, HS);
       }
     }
   }
