@@ -1,5 +1,6 @@
 #include "common/nn/gpt.h"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -11,28 +12,41 @@
 #include "common/ops/embedding.h"
 #include "common/ops/gelu.h"
 #include "common/ops/layernorm.h"
+#include "common/ops/lora_linear.h"
 #include "common/ops/matmul.h"
 
 namespace sog {
 
-GPT::GPT(const GPTConfig& cfg) : cfg_(cfg) {
+GPT::GPT(const GPTConfig& cfg, bool base_trainable) : cfg_(cfg), base_trainable_(base_trainable) {
   cfg_.validate();
-  const int64_t n = gpt_num_params(cfg_);
-  params_ = Tensor::zeros({n});
-  grads_ = Tensor::zeros({n});
+  num_params_ = gpt_num_params(cfg_);
+  params_ = Tensor::zeros({num_params_});
+  if (base_trainable_) grads_ = Tensor::zeros({num_params_});
   bind_views();
 }
 
-// Every named weight becomes a leaf view into params_, with its gradient a view into grads_.
+// The table's matrices (wte, wpe, qkvw, attprojw, fcw, fcprojw) are exactly its `decay` rows: these
+// move to the bf16 buffer under freeze_base_bf16().
+static bool is_matrix(const ParamSpec& spec) { return spec.decay; }
+
+// Every named weight becomes a leaf view into params_ (or params_bf16_ for a matrix of a bf16
+// base); while the base trains, it requires grad and its gradient is a view into grads_ at the
+// same offset. Without bf16 the offsets are the parameter table's; with it, each buffer keeps the
+// table's order of the parameters it holds.
 void GPT::bind_views() {
   const int64_t L = cfg_.L;
   layers.assign(L, GPTLayer{});
-  int64_t offset = 0;
+  int64_t f32_offset = 0, bf16_offset = 0;
   for (const ParamSpec& spec : gpt_param_specs(cfg_)) {
+    const bool in_bf16 = base_bf16_ && is_matrix(spec);
+    const Tensor& buffer = in_bf16 ? params_bf16_ : params_;
+    int64_t& offset = in_bf16 ? bf16_offset : f32_offset;
     auto bind = [&](int64_t off, const Shape& shape) {
-      Tensor p = params_.view(off, shape);
-      p.set_requires_grad(true);
-      p.set_grad(grads_.view(off, shape));
+      Tensor p = buffer.view(off, shape);
+      if (base_trainable_) {
+        p.set_requires_grad(true);
+        p.set_grad(grads_.view(off, shape));
+      }
       return p;
     };
     if (!spec.per_layer) {
@@ -61,12 +75,106 @@ void GPT::bind_views() {
 }
 
 Tensor GPT::param(const std::string& name) const {
-  int64_t offset = 0;
+  int64_t f32_offset = 0, bf16_offset = 0;
   for (const ParamSpec& spec : gpt_param_specs(cfg_)) {
-    if (spec.name == name) return params_.view(offset, spec.shape);
+    const bool in_bf16 = base_bf16_ && is_matrix(spec);
+    int64_t& offset = in_bf16 ? bf16_offset : f32_offset;
+    if (spec.name == name) return (in_bf16 ? params_bf16_ : params_).view(offset, spec.shape);
     offset += spec.shape.numel();
   }
   throw std::invalid_argument("GPT::param: no parameter named '" + name + "'");
+}
+
+Tensor& GPT::params() {
+  if (base_bf16_) {
+    throw std::logic_error("GPT::params: the base is kept in bf16 (freeze_base_bf16), so its matrices are no longer "
+                           "in the f32 parameter buffer; load the checkpoint again for the f32 model");
+  }
+  return params_;
+}
+
+const Tensor& GPT::params() const { return const_cast<GPT*>(this)->params(); }
+
+Tensor& GPT::grads() {
+  if (!base_trainable_) {
+    throw std::logic_error("GPT::grads: the base is frozen (set_base_trainable(false)) and has no gradients; the "
+                           "trainable parameters are the adapters' (LoRA::grads)");
+  }
+  return grads_;
+}
+
+void GPT::zero_grad() {
+  if (grads_.defined()) grads_.zero();
+}
+
+// ---- LoRA and a frozen base --------------------------------------------------------------------
+
+void GPT::attach_lora(LoRA* lora, Rng* lora_dropout_rng) {
+  if (lora) lora->require_model(cfg_, "GPT::attach_lora");
+  lora_ = lora;
+  lora_dropout_rng_ = lora ? lora_dropout_rng : nullptr;
+}
+
+void GPT::set_base_trainable(bool trainable) {
+  if (trainable == base_trainable_) return;
+  if (trainable && base_bf16_) {
+    throw std::logic_error("GPT::set_base_trainable(true): the base is kept in bf16 (freeze_base_bf16) and cannot "
+                           "train; load the f32 checkpoint again to train it");
+  }
+  base_trainable_ = trainable;
+  grads_ = trainable ? Tensor::zeros({num_params_}) : Tensor();  // frozen: the buffer goes back to the allocator
+  bind_views();
+}
+
+void GPT::freeze_base_bf16() {
+  if (base_bf16_) return;
+  int64_t n_matrix = 0;
+  for (const ParamSpec& spec : gpt_param_specs(cfg_))
+    if (is_matrix(spec)) n_matrix += spec.shape.numel();
+  Tensor small = Tensor::empty({num_params_ - n_matrix});  // LayerNorm gains and biases, table order
+  Tensor half = Tensor::empty({n_matrix}, DType::bf16);     // the matrices, table order
+  const float* src = params_.f32();
+  int64_t offset = 0, f32_offset = 0, bf16_offset = 0;
+  for (const ParamSpec& spec : gpt_param_specs(cfg_)) {
+    const int64_t n = spec.shape.numel();
+    if (is_matrix(spec)) {
+      uint16_t* d = half.bf16() + bf16_offset;
+#pragma omp parallel for if (n > (1 << 16))
+      for (int64_t i = 0; i < n; i++) d[i] = float_to_bf16(src[offset + i]);
+      bf16_offset += n;
+    } else {
+      std::copy(src + offset, src + offset + n, small.f32() + f32_offset);
+      f32_offset += n;
+    }
+    offset += n;
+  }
+  params_ = small;
+  params_bf16_ = half;
+  grads_ = Tensor();
+  base_bf16_ = true;
+  base_trainable_ = false;
+  bind_views();  // drops the last views of the f32 buffer: it goes back to the allocator
+}
+
+size_t GPT::parameter_bytes() const { return params_.nbytes() + (params_bf16_.defined() ? params_bf16_.nbytes() : 0); }
+
+size_t GPT::matrix_bytes() const {
+  size_t bytes = 0;
+  for (const ParamSpec& spec : gpt_param_specs(cfg_))
+    if (is_matrix(spec)) bytes += param(spec.name).nbytes();
+  return bytes;
+}
+
+size_t GPT::gradient_bytes() const { return grads_.defined() ? grads_.nbytes() : 0; }
+
+Tensor GPT::linear_with_lora(const Tensor& x, const Tensor& w, const Tensor& b, int64_t layer, LoRATarget target,
+                             bool train) const {
+  const LoRAAdapter* ad = lora_ ? lora_->adapter(layer, target) : nullptr;
+  if (!ad) return linear(x, w, b);
+  const LoRAConfig& lc = lora_->config();
+  const bool drop = train && lora_dropout_rng_ && lc.dropout > 0.0f && grad_enabled();
+  Tensor xa = drop ? dropout(x, lc.dropout, *lora_dropout_rng_, true) : x;  // the adapter path's input
+  return lora_linear(x, w, b, xa, ad->A, ad->B, lc.scale());
 }
 
 std::vector<ParamSegment> GPT::optimizer_segments() const {
@@ -80,6 +188,7 @@ std::vector<ParamSegment> GPT::optimizer_segments() const {
 }
 
 void GPT::init_gpt2(uint64_t seed) {
+  if (base_bf16_) throw std::logic_error("GPT::init_gpt2: the base is kept in bf16 (freeze_base_bf16)");
   Rng rng(seed);
   const float std_residual = 0.02f / std::sqrt(2.0f * cfg_.L);
   float* p = params_.f32();
@@ -103,15 +212,22 @@ void GPT::init_gpt2(uint64_t seed) {
   for (int64_t i = static_cast<int64_t>(cfg_.V) * cfg_.C; i < static_cast<int64_t>(cfg_.Vp) * cfg_.C; i++) wte_p[i] = 0.0f;
 }
 
-GPT GPT::load(const std::string& path) {
+GPT GPT::load(const std::string& path, bool base_trainable) {
   GPTConfig cfg;
   Tensor flat = load_checkpoint(path, &cfg);
-  GPT model(cfg);
+  GPT model(cfg, base_trainable);
   model.params_.copy_from(flat);
   return model;
 }
 
-void GPT::save(const std::string& path) const { save_checkpoint(path, cfg_, params_); }
+void GPT::save(const std::string& path) const {
+  if (base_bf16_) {
+    throw std::logic_error("GPT::save " + path + ": the base is kept in bf16 (freeze_base_bf16) and its f32 weights "
+                           "are gone; a checkpoint of rounded weights would pass for the original. Save the adapters "
+                           "(LoRA::save) and merge them into the f32 checkpoint instead");
+  }
+  save_checkpoint(path, cfg_, params_);
+}
 
 Tensor GPT::forward(const Tensor& ids, Rng* dropout_rng) {
   const int64_t B = ids.size(0), T = ids.size(1);
@@ -122,14 +238,18 @@ Tensor GPT::forward(const Tensor& ids, Rng* dropout_rng) {
   const bool train = dropout_rng != nullptr && cfg_.dropout > 0.0f;
   auto drop = [&](const Tensor& t) { return train ? dropout(t, cfg_.dropout, *dropout_rng, true) : t; };
   Tensor x = drop(embed_tokens_and_positions(ids, wte, wpe));  // (B,T,C)
-  for (const GPTLayer& ly : layers) {
-    Tensor h = layernorm(x, ly.ln1w, ly.ln1b);                  // (B,T,C)
-    Tensor qkv = linear(h, ly.qkvw, ly.qkvb);                   // (B,T,3C)
-    Tensor a = attention(qkv, cfg_.NH);                         // (B,T,C)
-    x = add(x, drop(linear(a, ly.attprojw, ly.attprojb)));      // (B,T,C) residual
-    Tensor h2 = layernorm(x, ly.ln2w, ly.ln2b);                 // (B,T,C)
-    Tensor f = gelu(linear(h2, ly.fcw, ly.fcb));                // (B,T,4C)
-    x = add(x, drop(linear(f, ly.fcprojw, ly.fcprojb)));        // (B,T,C) residual
+  auto lin = [&](const Tensor& in, const Tensor& w, const Tensor& b, int64_t l, LoRATarget t) {
+    return linear_with_lora(in, w, b, l, t, /*train=*/true);
+  };
+  for (int64_t l = 0; l < cfg_.L; l++) {
+    const GPTLayer& ly = layers[l];
+    Tensor h = layernorm(x, ly.ln1w, ly.ln1b);                                   // (B,T,C)
+    Tensor qkv = lin(h, ly.qkvw, ly.qkvb, l, LoRATarget::qkv);                   // (B,T,3C)
+    Tensor a = attention(qkv, cfg_.NH);                                          // (B,T,C)
+    x = add(x, drop(lin(a, ly.attprojw, ly.attprojb, l, LoRATarget::attproj)));  // (B,T,C) residual
+    Tensor h2 = layernorm(x, ly.ln2w, ly.ln2b);                                  // (B,T,C)
+    Tensor f = gelu(lin(h2, ly.fcw, ly.fcb, l, LoRATarget::fc));                 // (B,T,4C)
+    x = add(x, drop(lin(f, ly.fcprojw, ly.fcprojb, l, LoRATarget::fcproj)));     // (B,T,C) residual
   }
   Tensor xf = layernorm(x, lnfw, lnfb);                         // (B,T,C)
   (void)B;
@@ -159,12 +279,16 @@ Tensor GPT::forward_cached(const Tensor& ids_new, std::vector<KVCache>& caches) 
   for (int64_t b = 0; b < B; b++)
     for (int64_t t = 0; t < Tn; t++) pos[b * Tn + t] = static_cast<int32_t>(start + t);
   Tensor x = add(embedding(ids_new, wte), embedding(Tensor::from_ids({B, Tn}, pos), wpe));  // (B,Tn,C)
+  auto lin = [&](const Tensor& in, const Tensor& w, const Tensor& b, int64_t l, LoRATarget t) {
+    return linear_with_lora(in, w, b, l, t, /*train=*/false);
+  };
   for (int64_t l = 0; l < cfg_.L; l++) {
     const GPTLayer& ly = layers[l];
-    Tensor qkv = linear(layernorm(x, ly.ln1w, ly.ln1b), ly.qkvw, ly.qkvb);                 // (B,Tn,3C)
-    Tensor a = attention_forward_cached(qkv, cfg_.NH, caches[l]);                          // (B,Tn,C)
-    x = add(x, linear(a, ly.attprojw, ly.attprojb));
-    x = add(x, linear(gelu(linear(layernorm(x, ly.ln2w, ly.ln2b), ly.fcw, ly.fcb)), ly.fcprojw, ly.fcprojb));
+    Tensor qkv = lin(layernorm(x, ly.ln1w, ly.ln1b), ly.qkvw, ly.qkvb, l, LoRATarget::qkv);  // (B,Tn,3C)
+    Tensor a = attention_forward_cached(qkv, cfg_.NH, caches[l]);                           // (B,Tn,C)
+    x = add(x, lin(a, ly.attprojw, ly.attprojb, l, LoRATarget::attproj));
+    Tensor f = gelu(lin(layernorm(x, ly.ln2w, ly.ln2b), ly.fcw, ly.fcb, l, LoRATarget::fc));  // (B,Tn,4C)
+    x = add(x, lin(f, ly.fcprojw, ly.fcprojb, l, LoRATarget::fcproj));
   }
   // Only the last position's logits are needed to sample the next token.
   Tensor last = Tensor::empty({B, 1, C});

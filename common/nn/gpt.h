@@ -12,12 +12,16 @@
 // - The vocabulary is padded to Vp (a multiple of 128); the padded logits are never sampled and
 //   never counted in the loss (cross_entropy takes the real V), and their embedding rows stay 0.
 // - forward() records on the tape; forward_cached() is inference with a KV cache (O(T) per token).
+// - Fine-tuning hooks (chapter 03): LoRA adapters attach to the Linears (attach_lora, lora.h); the
+//   base can be frozen (set_base_trainable(false): no gradient is recorded or stored for it) and,
+//   frozen, kept in bf16 (freeze_base_bf16: its matrices at half the memory, compute still f32).
 #pragma once
 #include <string>
 #include <vector>
 
 #include "common/nn/gpt_config.h"
 #include "common/nn/gpt_params.h"
+#include "common/nn/lora.h"
 #include "common/ops/attention.h"
 #include "common/optim/adamw.h"
 #include "common/tensor/random.h"
@@ -36,8 +40,12 @@ struct GPTLayer {
 
 class GPT {
  public:
-  explicit GPT(const GPTConfig& cfg);  // parameters zero; call init_gpt2() or load()
-  static GPT load(const std::string& checkpoint_path);
+  // Parameters zero; call init_gpt2() or load(). base_trainable = false builds the model frozen
+  // (set_base_trainable(false)) without ever allocating its gradient buffer.
+  explicit GPT(const GPTConfig& cfg, bool base_trainable = true);
+  static GPT load(const std::string& checkpoint_path, bool base_trainable = true);
+  // Refuses (std::logic_error) after freeze_base_bf16(): the f32 weights no longer exist, and a
+  // checkpoint of rounded weights would pass for the original. Save the adapters (LoRA::save) instead.
   void save(const std::string& checkpoint_path) const;
 
   // GPT-2 initialisation: weights N(0, 0.02), residual projections N(0, 0.02/√(2L)), biases 0,
@@ -45,6 +53,7 @@ class GPT {
   void init_gpt2(uint64_t seed);
 
   // ids (B,T) i32 → logits (B,T,Vp). Dropout (cfg.dropout) is active when `dropout_rng` is given.
+  // With a LoRA attached, its targeted Linears add the adapter path (lora_linear.h).
   Tensor forward(const Tensor& ids, Rng* dropout_rng = nullptr);
   // Mean next-token cross-entropy of forward(ids) against targets (B,T) (ignore_index −1),
   // optionally weighted per position (SFT masks).
@@ -56,24 +65,60 @@ class GPT {
   std::vector<KVCache> make_caches(int64_t B, int64_t max_T) const;
   Tensor forward_cached(const Tensor& ids_new, std::vector<KVCache>& caches);
 
+  // ---- LoRA and a frozen base ----
+  // Attaches adapters made for this model's shape (nullptr detaches). The adapters' dropout runs
+  // in forward()/loss() when `lora_dropout_rng` is given, the LoRA's dropout is > 0 and grad mode is
+  // on (training; evaluation under NoGradGuard and forward_cached() never drop). The GPT does not
+  // own the LoRA: it must outlive the attachment.
+  void attach_lora(LoRA* lora, Rng* lora_dropout_rng = nullptr);
+  LoRA* lora() const { return lora_; }
+  // false: the base's parameters become constants — nothing is recorded or accumulated for them,
+  // the backward computes only what requires grad (the adapters), and the gradient buffer is
+  // released. true: trainable again, with a fresh zero gradient buffer (not after freeze_base_bf16).
+  void set_base_trainable(bool trainable);
+  bool base_trainable() const { return base_trainable_; }
+  // Freezes the base (set_base_trainable(false)) and keeps its matrices (wte, wpe, qkvw, attprojw,
+  // fcw, fcprojw) ONLY in bf16, rounded to nearest even; LayerNorm gains and biases stay f32. The
+  // kernels widen bf16 to f32 as they pack or read it, so compute stays f32 and no f32 copy of a
+  // matrix is made. Irreversible for this object (load the checkpoint again for f32).
+  void freeze_base_bf16();
+  bool base_bf16() const { return base_bf16_; }
+
   const GPTConfig& config() const { return cfg_; }
-  int64_t num_params() const { return params_.numel(); }
-  Tensor& params() { return params_; }
-  const Tensor& params() const { return params_; }
-  Tensor& grads() { return grads_; }
-  void zero_grad() { grads_.zero(); }
+  int64_t num_params() const { return num_params_; }
+  // The flat f32 parameter buffer in the table's layout. Not after freeze_base_bf16() (throws
+  // std::logic_error: the matrices are no longer in it).
+  Tensor& params();
+  const Tensor& params() const;
+  // The flat gradient buffer. Throws std::logic_error while the base is frozen (there is none).
+  Tensor& grads();
+  void zero_grad();  // a no-op while the base is frozen
   // AdamW segments: decay on the matrices, none on biases and LayerNorm (from the parameter table).
   std::vector<ParamSegment> optimizer_segments() const;
-  // A parameter by its table name ("qkvw", …): the whole stacked tensor.
+  // A parameter by its table name ("qkvw", …): the whole stacked tensor (bf16 for a matrix after
+  // freeze_base_bf16()).
   Tensor param(const std::string& name) const;
+  // Memory held by the base: all its parameters, its matrices alone, and its gradients (0 frozen).
+  size_t parameter_bytes() const;
+  size_t matrix_bytes() const;
+  size_t gradient_bytes() const;
 
   Tensor wte, wpe, lnfw, lnfb;
   std::vector<GPTLayer> layers;
 
  private:
   void bind_views();
+  // linear(x, w, b), plus the adapter path when the attached LoRA targets this layer's Linear.
+  Tensor linear_with_lora(const Tensor& x, const Tensor& w, const Tensor& b, int64_t layer, LoRATarget target,
+                          bool train) const;
   GPTConfig cfg_;
-  Tensor params_, grads_;  // (num_params) each
+  int64_t num_params_ = 0;
+  // (num_params) each. After freeze_base_bf16: params_ holds only the f32 parameters (LayerNorm,
+  // biases) in table order, params_bf16_ the matrices in table order, and grads_ is undefined.
+  Tensor params_, grads_, params_bf16_;
+  bool base_trainable_ = true, base_bf16_ = false;
+  LoRA* lora_ = nullptr;
+  Rng* lora_dropout_rng_ = nullptr;
 };
 
 }  // namespace sog

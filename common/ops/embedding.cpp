@@ -1,5 +1,6 @@
 #include "common/ops/embedding.h"
 
+#include <bit>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -11,14 +12,27 @@ namespace sog {
 
 // ---- kernels ----------------------------------------------------------------------------------
 
-void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t C) {
+// A table element as a float: itself, or a bf16 widened (exact).
+static inline float to_f32(float x) { return x; }
+static inline float to_f32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+
+template <typename TW>
+static void lookup(float* out, const int32_t* ids, const TW* table, int64_t N, int64_t C) {
 #pragma omp parallel for if (N * C > (1 << 15))
   for (int64_t n = 0; n < N; n++) {
-    const float* row = table + static_cast<int64_t>(ids[n]) * C;  // (C)
-    float* o = out + n * C;                                          // (C)
+    const TW* row = table + static_cast<int64_t>(ids[n]) * C;  // (C)
+    float* o = out + n * C;                                       // (C)
 #pragma omp simd
-    for (int64_t c = 0; c < C; c++) o[c] = row[c];
+    for (int64_t c = 0; c < C; c++) o[c] = to_f32(row[c]);
   }
+}
+
+void embedding_forward(float* out, const int32_t* ids, const float* table, int64_t N, int64_t C) {
+  lookup(out, ids, table, N, C);
+}
+
+void embedding_forward_bf16(float* out, const int32_t* ids, const uint16_t* table, int64_t N, int64_t C) {
+  lookup(out, ids, table, N, C);
 }
 
 // Positions grouped by id: the positions holding id v are order[start[v] .. start[v+1]), ascending.
@@ -58,18 +72,29 @@ void embedding_backward(float* dtable, const float* dout, const int32_t* ids, in
   }
 }
 
-void embed_tokens_and_positions_forward(float* out, const int32_t* ids, const float* wte, const float* wpe,
-                                        int64_t B, int64_t T, int64_t C) {
+template <typename TW>
+static void lookup_tokens_and_positions(float* out, const int32_t* ids, const TW* wte, const TW* wpe, int64_t B,
+                                        int64_t T, int64_t C) {
 #pragma omp parallel for collapse(2) if (B * T * C > (1 << 15))
   for (int64_t b = 0; b < B; b++) {
     for (int64_t t = 0; t < T; t++) {
-      float* o = out + (b * T + t) * C;                                 // (C)
-      const float* tok = wte + static_cast<int64_t>(ids[b * T + t]) * C;  // (C)
-      const float* pos = wpe + t * C;                                   // (C)
+      float* o = out + (b * T + t) * C;                              // (C)
+      const TW* tok = wte + static_cast<int64_t>(ids[b * T + t]) * C;  // (C)
+      const TW* pos = wpe + t * C;                                   // (C)
 #pragma omp simd
-      for (int64_t c = 0; c < C; c++) o[c] = tok[c] + pos[c];
+      for (int64_t c = 0; c < C; c++) o[c] = to_f32(tok[c]) + to_f32(pos[c]);
     }
   }
+}
+
+void embed_tokens_and_positions_forward(float* out, const int32_t* ids, const float* wte, const float* wpe,
+                                        int64_t B, int64_t T, int64_t C) {
+  lookup_tokens_and_positions(out, ids, wte, wpe, B, T, C);
+}
+
+void embed_tokens_and_positions_forward_bf16(float* out, const int32_t* ids, const uint16_t* wte, const uint16_t* wpe,
+                                             int64_t B, int64_t T, int64_t C) {
+  lookup_tokens_and_positions(out, ids, wte, wpe, B, T, C);
 }
 
 void embed_tokens_and_positions_backward(float* dwte, float* dwpe, const float* dout, const int32_t* ids,
@@ -115,9 +140,21 @@ static void require_ids_in_range(const Tensor& ids, int64_t V, const char* op) {
   }
 }
 
+// A table the lookups accept: CPU f32, or CPU bf16 that requires no gradient (a frozen table).
+static void require_table(const Tensor& t, const char* op, const char* arg) {
+  if (t.defined() && t.dtype() == DType::bf16 && t.device() == Device::cpu) {
+    if (t.requires_grad()) {
+      throw std::invalid_argument(std::string(op) + ": " + arg + ": a bf16 table " + t.shape().str() +
+                                  " must not require grad (bf16 tables are frozen: only f32 tables train)");
+    }
+    return;
+  }
+  require_cpu_f32(t, op, arg);
+}
+
 Tensor embedding(const Tensor& ids, const Tensor& table) {
   require_cpu_i32(ids, "embedding", "ids");
-  require_cpu_f32(table, "embedding", "table");
+  require_table(table, "embedding", "table");
   require_ndim(table, 2, "embedding", "table");
   if (ids.ndim() >= kMaxDims) {
     throw std::invalid_argument("embedding: ids: expected at most " + std::to_string(kMaxDims - 1) +
@@ -128,6 +165,10 @@ Tensor embedding(const Tensor& ids, const Tensor& table) {
   Shape out_shape = ids.shape();
   out_shape.dims[out_shape.ndim++] = C;
   Tensor out = Tensor::empty(out_shape);  // ids.shape + (C)
+  if (table.dtype() == DType::bf16) {
+    embedding_forward_bf16(out.f32(), ids.i32(), table.bf16(), N, C);
+    return out;  // frozen: nothing to record
+  }
   embedding_forward(out.f32(), ids.i32(), table.f32(), N, C);
   if (should_record({&table})) {
     record("embedding", out, [ids, table, N, C, V](const Tensor& dout) {
@@ -141,10 +182,14 @@ Tensor embed_tokens_and_positions(const Tensor& ids, const Tensor& wte, const Te
   const char* op = "embed_tokens_and_positions";
   require_cpu_i32(ids, op, "ids");
   require_ndim(ids, 2, op, "ids");
-  require_cpu_f32(wte, op, "wte");
+  require_table(wte, op, "wte");
   require_ndim(wte, 2, op, "wte");
-  require_cpu_f32(wpe, op, "wpe");
+  require_table(wpe, op, "wpe");
   require_ndim(wpe, 2, op, "wpe");
+  if (wte.dtype() != wpe.dtype()) {
+    throw std::invalid_argument(std::string(op) + ": wpe: expected the dtype of wte (" + dtype_name(wte.dtype()) +
+                                "), found " + dtype_name(wpe.dtype()));
+  }
   const int64_t B = ids.size(0), T = ids.size(1), V = wte.size(0), C = wte.size(1);
   if (wpe.size(1) != C) {
     throw std::invalid_argument(std::string(op) + ": wpe: expected " + std::to_string(C) +
@@ -156,6 +201,10 @@ Tensor embed_tokens_and_positions(const Tensor& ids, const Tensor& wte, const Te
   }
   require_ids_in_range(ids, V, op);
   Tensor out = Tensor::empty({B, T, C});  // (B,T,C)
+  if (wte.dtype() == DType::bf16) {
+    embed_tokens_and_positions_forward_bf16(out.f32(), ids.i32(), wte.bf16(), wpe.bf16(), B, T, C);
+    return out;  // frozen: nothing to record
+  }
   embed_tokens_and_positions_forward(out.f32(), ids.i32(), wte.f32(), wpe.f32(), B, T, C);
   if (should_record({&wte, &wpe})) {
     record(op, out, [ids, wte, wpe, B, T, C, V](const Tensor& dout) {

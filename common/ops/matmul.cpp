@@ -36,6 +36,22 @@ void matmul_backward(float* dA, float* dB, const float* dC, const float* A, cons
   matmul_backward_with(matmul_forward, dA, dB, dC, A, B, M, K, N, trans_a, trans_b);
 }
 
+void matmul_backward_bf16b(float* dA, const float* dC, const uint16_t* B, int64_t M, int64_t K, int64_t N,
+                           bool trans_b) {
+  matmul_forward_bf16b(dA, dC, B, nullptr, M, N, K, false, !trans_b, true);  // dA (M,K) += dC · op(B)ᵀ
+}
+
+void require_linear_weight(const Tensor& w, const char* op, const char* arg) {
+  if (w.defined() && w.dtype() == DType::bf16 && w.device() == Device::cpu) {
+    if (w.requires_grad()) {
+      throw std::invalid_argument(std::string(op) + ": " + arg + ": a bf16 weight " + w.shape().str() +
+                                  " must not require grad (bf16 weights are frozen: only f32 weights train)");
+    }
+    return;
+  }
+  require_cpu_f32(w, op, arg);
+}
+
 // ---- batches ---------------------------------------------------------------------------------
 // Runs body(i, gemm) for i in [0, batch). Many small matrices (attention's per-head products) run
 // one per thread with the single-threaded kernel; large ones run in order, each using every thread.
@@ -55,9 +71,25 @@ static void for_each_matrix(int64_t batch, double flops_per_matrix, bool indepen
 // ---- matmul ----------------------------------------------------------------------------------
 static std::string describe(const Tensor& t, bool trans) { return t.shape().str() + (trans ? " (transposed)" : ""); }
 
+// matmul(a, b) with a frozen bf16 b: 2-D, shared by every leading index of a, no trans_a — so the
+// product always folds into one (batch·M, K) · op(b) call, and the backward is da only.
+static Tensor matmul_bf16b(const Tensor& a, const Tensor& b, bool trans_b, int64_t K, int64_t N) {
+  std::vector<int64_t> out_dims(a.shape().dims.begin(), a.shape().dims.begin() + a.ndim());
+  out_dims.back() = N;
+  Tensor out = Tensor::empty(Shape(out_dims));  // (..., M, N)
+  const int64_t rows = a.numel() / K;           // batch·M
+  matmul_forward_bf16b(out.f32(), a.f32(), b.bf16(), nullptr, rows, K, N, false, trans_b, false);
+  if (should_record({&a})) {
+    record("matmul", out, [a, b, trans_b, rows, K, N](const Tensor& dout) {
+      matmul_backward_bf16b(a.grad_ref().f32(), dout.f32(), b.bf16(), rows, K, N, trans_b);
+    });
+  }
+  return out;
+}
+
 Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   require_cpu_f32(a, "matmul", "a");
-  require_cpu_f32(b, "matmul", "b");
+  require_linear_weight(b, "matmul", "b");
   auto fail = [&](const std::string& why) {
     throw std::invalid_argument("matmul: a " + describe(a, trans_a) + " and b " + describe(b, trans_b) + ": " + why);
   };
@@ -71,6 +103,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
     bool same_batch = b.ndim() == a.ndim();
     for (int d = 0; same_batch && d < a.ndim() - 2; d++) same_batch = a.size(d) == b.size(d);
     if (!same_batch) fail("expected b 2-D or with the same leading (batch) dimensions as a");
+  }
+  if (b.dtype() == DType::bf16) {
+    if (!shared_b || trans_a) fail("a bf16 b must be 2-D and a not transposed (a frozen weight)");
+    return matmul_bf16b(a, b, trans_b, K, N);
   }
   std::vector<int64_t> out_dims(a.shape().dims.begin(), a.shape().dims.begin() + a.ndim() - 2);  // (...)
   int64_t batch = 1;
@@ -122,7 +158,7 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
 // ---- linear ----------------------------------------------------------------------------------
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   require_cpu_f32(x, "linear", "x");
-  require_cpu_f32(weight, "linear", "weight");
+  require_linear_weight(weight, "linear", "weight");
   const bool has_bias = bias.defined();
   if (has_bias) require_cpu_f32(bias, "linear", "bias");
   const std::string shapes = "x " + x.shape().str() + ", weight " + weight.shape().str() +
@@ -137,6 +173,17 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Shape out_shape = x.shape();
   out_shape.dims[out_shape.ndim - 1] = OC;
   Tensor out = Tensor::empty(out_shape);
+  if (weight.dtype() == DType::bf16) {  // a frozen weight: gradients for x and the bias only
+    matmul_forward_bf16b(out.f32(), x.f32(), weight.bf16(), has_bias ? bias.f32() : nullptr, M, C, OC, false, true,
+                         false);
+    if (should_record({&x, &bias})) {
+      record("linear", out, [x, weight, bias, has_bias, M, C, OC](const Tensor& dout) {
+        if (x.requires_grad()) matmul_backward_bf16b(x.grad_ref().f32(), dout.f32(), weight.bf16(), M, C, OC, true);
+        if (has_bias && bias.requires_grad()) bias_backward(bias.grad_ref().f32(), dout.f32(), M, OC);
+      });
+    }
+    return out;
+  }
   matmul_forward(out.f32(), x.f32(), weight.f32(), has_bias ? bias.f32() : nullptr, M, C, OC, false, true, false);
 
   if (should_record({&x, &weight, &bias})) {

@@ -1,23 +1,31 @@
-// The variant table, the first two rungs of the ladder (naive, blocked), the default dispatch and
-// the bias gradient. The packed variants live in matmul_packed.cpp.
+// The variant tables (f32 and bf16 B), the first two rungs of the ladder (naive, blocked), the
+// default dispatch and the bias gradient. The packed variants live in matmul_packed.cpp.
 #include "common/ops/matmul_kernels.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 
 namespace sog {
+
+// An element of B as a float: itself, or a bf16 widened (exact: bf16 is the top half of a float32).
+static inline float to_f32(float x) { return x; }
+static inline float to_f32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
 
 // Element (i,k) of op(A) (M,K) and element (k,j) of op(B) (K,N), whatever the storage order.
 static inline float op_a(const float* A, int64_t i, int64_t k, int64_t M, int64_t K, bool trans_a) {
   return trans_a ? A[k * M + i] : A[i * K + k];
 }
-static inline float op_b(const float* B, int64_t k, int64_t j, int64_t K, int64_t N, bool trans_b) {
-  return trans_b ? B[j * K + k] : B[k * N + j];
+template <typename TB>
+static inline float op_b(const TB* B, int64_t k, int64_t j, int64_t K, int64_t N, bool trans_b) {
+  return to_f32(trans_b ? B[j * K + k] : B[k * N + j]);
 }
 
 // ---- 1. naive --------------------------------------------------------------------------------
 // The definition: one dot product of length K per output element. Every output re-reads a row of
 // op(A) and a column of op(B); for large matrices the column walk misses the cache on every step.
-void matmul_naive(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+template <typename TB>
+static void naive(float* C, const float* A, const TB* B, const float* bias, int64_t M, int64_t K, int64_t N,
                   bool trans_a, bool trans_b, bool accumulate) {
   for (int64_t i = 0; i < M; i++) {
     for (int64_t j = 0; j < N; j++) {
@@ -27,6 +35,16 @@ void matmul_naive(float* C, const float* A, const float* B, const float* bias, i
       C[i * N + j] = accumulate ? C[i * N + j] + sum : sum;
     }
   }
+}
+
+void matmul_naive(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                  bool trans_a, bool trans_b, bool accumulate) {
+  naive(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
+}
+
+void matmul_naive_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                        bool trans_a, bool trans_b, bool accumulate) {
+  naive(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
 }
 
 // ---- 2. blocked ------------------------------------------------------------------------------
@@ -85,13 +103,24 @@ const std::vector<MatmulVariant>& matmul_variants() {
   return variants;
 }
 
+const std::vector<MatmulBf16BVariant>& matmul_bf16b_variants() {
+  static const std::vector<MatmulBf16BVariant> variants = {
+      {"1_naive_bf16b", matmul_naive_bf16b, "the definition, each bf16 element of B widened as it is read"},
+      {"3_packed_bf16b", matmul_packed_bf16b, "variant 3; op(B) widened bf16 -> f32 while packing, 1 thread"},
+      {"4_packed_parallel_bf16b", matmul_packed_parallel_bf16b,
+       "variant 4; op(B) widened while packing, threads as the f32 variant (default)"},
+  };
+  return variants;
+}
+
 // Decoding multiplies one row (or a few) by a large weight: the LM head of a KV-cache step is
 // (1,768)·(768,50304). With M ≤ kSmallM the product is memory-bound — each weight is used M times —
 // so packing the weight (one more read and write of all of it) only adds traffic. Instead each
 // thread takes a range of output columns and streams its part of the weight exactly once.
 static constexpr int64_t kSmallM = 8;
 
-void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+template <typename TB>
+static void small_m(float* C, const float* A, const TB* B, const float* bias, int64_t M, int64_t K, int64_t N,
                     bool trans_b, bool accumulate) {
   constexpr int64_t kCols = 64;
   const int64_t chunks = (N + kCols - 1) / kCols;
@@ -101,22 +130,22 @@ void matmul_small_m(float* C, const float* A, const float* B, const float* bias,
     float acc[kSmallM][kCols] = {};
     if (trans_b) {  // B stored (N,K): C[m][n] = A[m,:] · B[n,:], one weight row for all M rows
       for (int64_t j = 0; j < width; j++) {
-        const float* b = B + (n0 + j) * K;
+        const TB* b = B + (n0 + j) * K;
         for (int64_t m = 0; m < M; m++) {
           const float* a = A + m * K;
           float dot = 0.0f;
 #pragma omp simd reduction(+ : dot)
-          for (int64_t k = 0; k < K; k++) dot += a[k] * b[k];
+          for (int64_t k = 0; k < K; k++) dot += a[k] * to_f32(b[k]);
           acc[m][j] = dot;
         }
       }
     } else {  // B stored (K,N): C[m][n0:] = Σ_k A[m][k] · B[k][n0:], a row segment of B at a time
       for (int64_t k = 0; k < K; k++) {
-        const float* b = B + k * N + n0;
+        const TB* b = B + k * N + n0;
         for (int64_t m = 0; m < M; m++) {
           const float a = A[m * K + k];
 #pragma omp simd
-          for (int64_t j = 0; j < width; j++) acc[m][j] += a * b[j];
+          for (int64_t j = 0; j < width; j++) acc[m][j] += a * to_f32(b[j]);
         }
       }
     }
@@ -127,6 +156,25 @@ void matmul_small_m(float* C, const float* A, const float* B, const float* bias,
       }
     }
   }
+}
+
+void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                    bool trans_b, bool accumulate) {
+  small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
+}
+
+void matmul_small_m_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                          int64_t N, bool trans_b, bool accumulate) {
+  small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
+}
+
+void matmul_forward_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                          int64_t N, bool trans_a, bool trans_b, bool accumulate) {
+  if (M <= kSmallM && !trans_a) {
+    matmul_small_m_bf16b(C, A, B, bias, M, K, N, trans_b, accumulate);
+    return;
+  }
+  matmul_packed_parallel_bf16b(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
 }
 
 void matmul_forward(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,

@@ -61,6 +61,38 @@ void matmul_small_m(float* C, const float* A, const float* B, const float* bias,
 void matmul_forward(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                     bool trans_a, bool trans_b, bool accumulate);
 
+// ---- a bf16 B operand ------------------------------------------------------------------------
+// The same product with B stored in bf16 (uint16_t: the top half of an IEEE float32) — a frozen
+// weight kept at half the memory. Compute stays float32: the packed variants widen op(B) to f32 as
+// they copy it into their micro-panels (matmul_packed.cpp, point 5), so no f32 copy of the weight
+// is ever made, and the result equals the f32 GEMM on the bf16-rounded weight up to summation
+// order (widening is exact). A stays f32. Tested against a float64 reference on the widened B
+// (tests/test_matmul_bf16.cpp), timed against the f32 GEMM in bench/bench_lora.cpp.
+using MatmulBf16BFn = void (*)(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                               int64_t N, bool trans_a, bool trans_b, bool accumulate);
+
+struct MatmulBf16BVariant {
+  const char* name;
+  MatmulBf16BFn fn;
+  const char* note;
+};
+
+// Naive → fast, as matmul_variants(); the last entry is the default of matmul_forward_bf16b.
+const std::vector<MatmulBf16BVariant>& matmul_bf16b_variants();
+
+void matmul_naive_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                        bool trans_a, bool trans_b, bool accumulate);
+void matmul_packed_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                         int64_t N, bool trans_a, bool trans_b, bool accumulate);
+void matmul_packed_parallel_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                                  int64_t N, bool trans_a, bool trans_b, bool accumulate);
+// The few-rows path (M ≤ 8, op(A) = A) streaming a bf16 B, widened as it is read.
+void matmul_small_m_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                          int64_t N, bool trans_b, bool accumulate);
+// The default: matmul_small_m_bf16b for M ≤ 8 rows, else the packed parallel bf16 variant.
+void matmul_forward_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                          int64_t N, bool trans_a, bool trans_b, bool accumulate);
+
 // dbias (N) += column sums of dC (M,N): the bias gradient of a Linear layer. Threads split the
 // columns and each sums its columns over the rows in order, so the result does not depend on the
 // number of threads.

@@ -43,11 +43,20 @@
 //    processes competed for the cores, since every barrier waits for a descheduled thread.
 //    When a block has fewer B micro-panels than threads, the threads split the A panels instead.
 //
+// 5. A bf16 B operand (the _bf16b variants: a frozen weight kept only in bf16). Packing already
+//    copies every element of op(B) once into the B micro-panels, so it is where the widening
+//    happens: bf16 → f32 is a 16-bit shift, done in registers as the panel is written. The micro-
+//    kernel, the blocking and the threads are the f32 ones (gemm_packed is a template on B's element
+//    type), no f32 copy of the weight ever exists, and the result is exactly the f32 GEMM on the
+//    bf16-rounded weight (widening is exact). Reading B costs half the bytes.
+//
 // The packing buffers come from the caching allocator (cpu_allocator()), so after the first call
 // of a given size a call asks the OS for nothing.
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 
 #include "common/ops/matmul_kernels.h"
 #include "common/tensor/allocator.h"
@@ -72,8 +81,10 @@ MatmulBlocking matmul_packed_blocking() { return {MR, NR, KC, MC, NC}; }
 // ---- packing ---------------------------------------------------------------------------------
 // A micro-panel: rows [i0, i0+rows) of op(A), columns [k0, k0+kc), stored k-major: dst[k·MR + r].
 // Rows beyond `rows` are zero.
-static void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K, bool trans_a, int64_t i0, int64_t rows,
-                         int64_t k0, int64_t kc) {
+// (Inlined into each instantiation of gemm_packed, as it was when there was only one.)
+__attribute__((always_inline)) static inline void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K,
+                                                               bool trans_a, int64_t i0, int64_t rows, int64_t k0,
+                                                               int64_t kc) {
   if (trans_a) {  // A stored (K,M): the MR values of column k are contiguous
     for (int64_t k = 0; k < kc; k++) {
       const float* src = A + (k0 + k) * M + i0;
@@ -90,6 +101,43 @@ static void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K, bool 
       for (int64_t k = 0; k < kc; k++) dst[k * MR + r] = 0.0f;
   }
 }
+
+#ifdef __AVX512F__
+// An in-register 16×16 transpose: r[j] holds 16 values of row j on entry, r[k] holds element k of
+// each of the 16 rows on exit (row k of a packed panel).
+__attribute__((always_inline)) static inline void transpose_16x16(__m512 r[16]) {
+  __m512 t[16];
+  // Stage 1: interleave pairs of rows (32-bit), stage 2: 64-bit, stage 3/4: 128-bit lanes.
+  for (int j = 0; j < 16; j += 2) {
+    t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
+    t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
+  }
+  for (int j = 0; j < 16; j += 4) {
+    r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
+    r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
+    r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
+    r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
+  }
+  for (int j = 0; j < 4; j++) {
+    t[j] = _mm512_shuffle_f32x4(r[j], r[j + 4], 0x88);
+    t[j + 4] = _mm512_shuffle_f32x4(r[j], r[j + 4], 0xdd);
+    t[j + 8] = _mm512_shuffle_f32x4(r[j + 8], r[j + 12], 0x88);
+    t[j + 12] = _mm512_shuffle_f32x4(r[j + 8], r[j + 12], 0xdd);
+  }
+  for (int j = 0; j < 4; j++) {
+    r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
+    r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
+    r[j + 4] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0x88);
+    r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xdd);
+  }
+}
+
+// 16 bf16 values (32 bytes) widened to 16 floats: each becomes the top half of a float32.
+__attribute__((always_inline)) static inline __m512 load_bf16x16(const uint16_t* p) {
+  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+}
+#endif
 
 // A B micro-panel: rows [k0, k0+kc) of op(B), columns [j0, j0+cols), stored k-major: dst[k·NR + j].
 // Columns beyond `cols` are zero.
@@ -111,32 +159,9 @@ static void pack_b_panel(float* dst, const float* B, int64_t K, int64_t N, bool 
     if (kn == 16 && cols == NR) {
       // Two 16×16 transposes in registers: load 16 k-values of each of 32 rows of B.
       for (int64_t half = 0; half < NR; half += 16) {
-        __m512 r[16], t[16];
+        __m512 r[16];
         for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(B + (j0 + half + j) * K + k0 + ks);
-        // Stage 1: interleave pairs of rows (32-bit), stage 2: 64-bit, stage 3/4: 128-bit lanes.
-        for (int j = 0; j < 16; j += 2) {
-          t[j] = _mm512_unpacklo_ps(r[j], r[j + 1]);
-          t[j + 1] = _mm512_unpackhi_ps(r[j], r[j + 1]);
-        }
-        for (int j = 0; j < 16; j += 4) {
-          r[j] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
-          r[j + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j]), _mm512_castps_pd(t[j + 2])));
-          r[j + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
-          r[j + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(t[j + 1]), _mm512_castps_pd(t[j + 3])));
-        }
-        for (int j = 0; j < 4; j++) {
-          t[j] = _mm512_shuffle_f32x4(r[j], r[j + 4], 0x88);
-          t[j + 4] = _mm512_shuffle_f32x4(r[j], r[j + 4], 0xdd);
-          t[j + 8] = _mm512_shuffle_f32x4(r[j + 8], r[j + 12], 0x88);
-          t[j + 12] = _mm512_shuffle_f32x4(r[j + 8], r[j + 12], 0xdd);
-        }
-        for (int j = 0; j < 4; j++) {
-          r[j] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0x88);
-          r[j + 8] = _mm512_shuffle_f32x4(t[j], t[j + 8], 0xdd);
-          r[j + 4] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0x88);
-          r[j + 12] = _mm512_shuffle_f32x4(t[j + 4], t[j + 12], 0xdd);
-        }
-        // r[k] now holds element k of each of the 16 rows: row k of the packed panel.
+        transpose_16x16(r);  // r[k] now holds element k of each of the 16 rows: row k of the panel
         for (int k = 0; k < 16; k++) _mm512_store_ps(dst + (ks + k) * NR + half, r[k]);
       }
       continue;
@@ -145,6 +170,51 @@ static void pack_b_panel(float* dst, const float* B, int64_t K, int64_t N, bool 
     for (int64_t j = 0; j < cols; j++) {
       const float* src = B + (j0 + j) * K + k0 + ks;
       for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = src[k];
+    }
+    for (int64_t j = cols; j < NR; j++)
+      for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = 0.0f;
+  }
+}
+
+// The same panel from a bf16 B, widened to f32 as it is written (the only place a bf16 weight is
+// read). The layout of dst is exactly the f32 one, so everything after packing is shared.
+static inline float widen(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+
+static void pack_b_panel(float* dst, const uint16_t* B, int64_t K, int64_t N, bool trans_b, int64_t j0, int64_t cols,
+                         int64_t k0, int64_t kc) {
+  if (!trans_b) {  // B stored (K,N): row k of the panel is contiguous
+    for (int64_t k = 0; k < kc; k++) {
+      const uint16_t* src = B + (k0 + k) * N + j0;
+      float* d = dst + k * NR;
+#ifdef __AVX512F__
+      if (cols == NR) {
+        _mm512_store_ps(d, load_bf16x16(src));
+        _mm512_store_ps(d + 16, load_bf16x16(src + 16));
+        continue;
+      }
+#endif
+      for (int64_t j = 0; j < cols; j++) d[j] = widen(src[j]);
+      for (int64_t j = cols; j < NR; j++) d[j] = 0.0f;
+    }
+    return;
+  }
+  // B stored (N,K): a transpose, in slices of 16 k as the f32 version.
+  for (int64_t ks = 0; ks < kc; ks += 16) {
+    const int64_t kn = std::min<int64_t>(16, kc - ks);
+#ifdef __AVX512F__
+    if (kn == 16 && cols == NR) {
+      for (int64_t half = 0; half < NR; half += 16) {
+        __m512 r[16];
+        for (int j = 0; j < 16; j++) r[j] = load_bf16x16(B + (j0 + half + j) * K + k0 + ks);
+        transpose_16x16(r);
+        for (int k = 0; k < 16; k++) _mm512_store_ps(dst + (ks + k) * NR + half, r[k]);
+      }
+      continue;
+    }
+#endif
+    for (int64_t j = 0; j < cols; j++) {
+      const uint16_t* src = B + (j0 + j) * K + k0 + ks;
+      for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = widen(src[k]);
     }
     for (int64_t j = cols; j < NR; j++)
       for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = 0.0f;
@@ -229,7 +299,9 @@ struct PackBuffer {
   PackBuffer& operator=(const PackBuffer&) = delete;
 };
 
-static void gemm_packed(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+// TB: B's element type, float or uint16_t (bf16); only pack_b_panel differs between the two.
+template <typename TB>
+static void gemm_packed(float* C, const float* A, const TB* B, const float* bias, int64_t M, int64_t K, int64_t N,
                         bool trans_a, bool trans_b, bool accumulate, bool parallel) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // an empty sum: C = bias (or 0), or C += bias
@@ -297,6 +369,16 @@ void matmul_packed(float* C, const float* A, const float* B, const float* bias, 
 
 void matmul_packed_parallel(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K,
                             int64_t N, bool trans_a, bool trans_b, bool accumulate) {
+  gemm_packed(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate, /*parallel=*/true);
+}
+
+void matmul_packed_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                         int64_t N, bool trans_a, bool trans_b, bool accumulate) {
+  gemm_packed(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate, /*parallel=*/false);
+}
+
+void matmul_packed_parallel_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                                  int64_t N, bool trans_a, bool trans_b, bool accumulate) {
   gemm_packed(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate, /*parallel=*/true);
 }
 
