@@ -1,0 +1,22 @@
+// `sft chat`: talk to a model through the chat template (see chat_repl.cpp).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "common/generate/sampler.h"
+
+namespace sog {
+
+struct ChatOptions {
+  std::string model, lora, tokenizer;
+  std::string prompt;   // non-empty: answer this one message and exit
+  std::string system;   // an optional system message that starts every conversation
+  SamplingConfig sampling{0.7f, 0, 1.0f};
+  int64_t max_new_tokens = 256;
+  uint64_t seed = 1337;
+};
+
+// Returns the process exit code.
+int run_chat(const ChatOptions& opt);
+
+}  // namespace sog

@@ -1,0 +1,485 @@
+// 03_sft — the talk's supervised fine-tuning stage: a document completer becomes an assistant.
+//
+// Nothing new in the algorithm: it is chapter 02's next-token loss, now on conversations rendered
+// by the chat template, and weighted by its mask so that only what the assistant says (and the
+// <|end|> that closes its turn) is trained. The prompts are context, never targets.
+//
+//   loss = Σ_i w_i · (−log p(target_i)) / Σ_i w_i       w_i = 1 on assistant tokens, else 0
+//
+// Two ways to fine-tune:
+//   full   every weight of the base model moves (AdamW over all of them, as in pretraining);
+//   LoRA   the base is frozen (optionally kept in bf16) and only small low-rank adapters
+//          W + (α/r)·B·A on the chosen matrices train (common/nn/lora.h): ~1% of the parameters,
+//          no gradient or AdamW state for the rest.
+//
+//   reads:   a base checkpoint (chapter 02's model.bin), its tokenizer, conversations JSONL
+//            (default: the world's SFT split, generated in memory; --data FILE for your own)
+//   writes:  RUN/model.bin (full) or RUN/adapter.bin (LoRA), RUN/state.bin (for --resume),
+//            RUN/run.json, RUN/metrics.jsonl, RUN/summary.json, RUN/loss.svg, RUN/samples.txt
+//
+//   bin/sft train --model BASE.bin --tokenizer DIR [--data F.jsonl] --out RUN [--lora-rank 8 ...]
+//   bin/sft merge --model BASE.bin --lora RUN/adapter.bin --out MERGED.bin
+//   bin/sft chat  --model F [--lora F] --tokenizer DIR [--prompt TEXT]
+//   bin/sft eval  --model F [--lora F] --tokenizer DIR --eval F.jsonl --mode chat|fewshot-doc|qa-fewshot
+//
+// Departures from InstructGPT's SFT: conversations are packed several per row (conversations.h)
+// rather than padded one per row, and the world's answers are exact, so accuracy is measured by a
+// grader instead of by people.
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "03_sft/chat_repl.h"
+#include "03_sft/evaluate.h"
+#include "common/autograd/tape.h"
+#include "common/chat/chat_template.h"
+#include "common/chat/conversations.h"
+#include "common/generate/generate.h"
+#include "common/io/atomic_file.h"
+#include "common/io/checkpoint.h"
+#include "common/io/metrics.h"
+#include "common/io/progress.h"
+#include "common/io/svg_plot.h"
+#include "common/io/train_state.h"
+#include "common/nn/gpt.h"
+#include "common/nn/lora.h"
+#include "common/optim/adamw.h"
+#include "common/optim/schedule.h"
+#include "common/world/render.h"
+#include "common/world/world.h"
+
+using namespace sog;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// configuration
+
+struct SftConfig {
+  std::string model_path, tokenizer_dir, data_path, val_data_path, out_dir, resume_dir;
+  bool skip_bad_lines = false;
+  uint64_t world_seed = 1337;  // the default data: the world of this seed's SFT split
+  int64_t B = 8, T = 0;        // T = 0: the model's maxT
+  int64_t steps = 300;
+  float lr = 3e-4f, min_lr = 3e-5f;
+  int64_t warmup = 20, decay_steps = 0;  // 0: = steps
+  float beta1 = 0.9f, beta2 = 0.99f, weight_decay = 0.0f, grad_clip = 1.0f;
+  int64_t eval_every = 50, eval_batches = 20, sample_count = 4, checkpoint_every = 100;
+  uint64_t seed = 1337;
+  // LoRA: rank 0 = full fine-tuning
+  int lora_rank = 0;
+  float lora_alpha = 16.0f, lora_dropout = 0.0f;
+  std::string lora_targets = "qkv,attproj";
+  bool bf16_base = false;
+
+  bool lora() const { return lora_rank > 0; }
+};
+
+static json config_json(const SftConfig& c) {
+  return {{"model", c.model_path}, {"tokenizer", c.tokenizer_dir}, {"data", c.data_path},
+          {"val_data", c.val_data_path}, {"world_seed", c.world_seed}, {"B", c.B}, {"T", c.T},
+          {"steps", c.steps}, {"lr", c.lr}, {"min_lr", c.min_lr}, {"warmup", c.warmup},
+          {"decay_steps", c.decay_steps}, {"beta1", c.beta1}, {"beta2", c.beta2},
+          {"weight_decay", c.weight_decay}, {"grad_clip", c.grad_clip}, {"seed", c.seed},
+          {"lora_rank", c.lora_rank}, {"lora_alpha", c.lora_alpha}, {"lora_dropout", c.lora_dropout},
+          {"lora_targets", c.lora_targets}, {"bf16_base", c.bf16_base}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// data: a JSONL file, or the world's SFT split generated in memory
+
+struct SftData {
+  std::vector<Chat> train, val;
+  std::string train_name, val_name;
+  int64_t skipped_lines = 0;
+};
+
+static SftData load_data(const SftConfig& cfg) {
+  SftData d;
+  if (cfg.data_path.empty()) {
+    WorldConfig wc;
+    wc.seed = cfg.world_seed;
+    World world = generate_world(wc);
+    for (const auto& c : world.sft_train) d.train.push_back(parse_conversation(json::parse(sft_row(c).dump())));
+    for (const auto& c : world.sft_val) d.val.push_back(parse_conversation(json::parse(sft_row(c).dump())));
+    d.train_name = "the world's sft_train (seed " + std::to_string(cfg.world_seed) + ")";
+    d.val_name = "the world's sft_val";
+  } else {
+    ConversationFile f = read_conversations(cfg.data_path, cfg.skip_bad_lines);
+    for (const auto& reason : f.skipped_reasons) std::fprintf(stderr, "skipped %s\n", reason.c_str());
+    d.skipped_lines = f.skipped_lines;
+    d.train = std::move(f.conversations);
+    d.train_name = cfg.data_path;
+    if (!cfg.val_data_path.empty()) {
+      ConversationFile v = read_conversations(cfg.val_data_path, cfg.skip_bad_lines);
+      d.skipped_lines += v.skipped_lines;
+      d.val = std::move(v.conversations);
+      d.val_name = cfg.val_data_path;
+    } else if (d.train.size() >= 2) {  // hold out the last 5% (at least one, at most 200)
+      size_t n = std::clamp<size_t>(d.train.size() / 20, 1, 200);
+      d.val.assign(d.train.end() - n, d.train.end());
+      d.train.resize(d.train.size() - n);
+      d.val_name = "the last " + std::to_string(n) + " conversations of " + cfg.data_path;
+    }
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// evaluation during training: validation loss and a few greedy replies
+
+static double validation_loss(GPT& model, const std::vector<std::vector<Tensor>>& batches) {
+  NoGradGuard no_grad;
+  double total = 0;
+  for (const auto& b : batches) total += model.loss(b[0], b[1], b[2]).item();
+  return batches.empty() ? NAN : total / static_cast<double>(batches.size());
+}
+
+static std::string greedy_replies(GPT& model, const Tokenizer& tok, const std::vector<Chat>& convs, int64_t count) {
+  const ChatTokens t(tok);
+  Sampler greedy({0.0f, 0, 1.0f});
+  GenerateOptions gen;
+  gen.max_new_tokens = std::min<int64_t>(96, model.config().max_T / 2);
+  gen.stop_ids = {t.end, t.eot};
+  std::string out;
+  for (int64_t i = 0; i < count && i < static_cast<int64_t>(convs.size()); i++) {
+    Chat prompt = convs[i];
+    std::string gold = prompt.back().role == ChatRole::assistant ? prompt.back().content : "";
+    std::vector<int32_t> reply = generate(model, render_for_completion(tok, prompt), gen, greedy);
+    if (!reply.empty() && (reply.back() == t.end || reply.back() == t.eot)) reply.pop_back();
+    for (const auto& m : prompt)
+      if (m.role == ChatRole::user) out += "user:      " + m.content + "\n";
+    out += "assistant: " + tok.decode(reply) + "\nreference: " + gold + "\n\n";
+  }
+  return out;
+}
+
+static double peak_rss_mb() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kilobytes
+}
+
+// ---------------------------------------------------------------------------------------------
+// train
+
+static int run_train(SftConfig cfg) {
+  const bool resuming = !cfg.resume_dir.empty();
+  if (resuming) {  // the run's own model and adapter settings, whatever the flags say
+    if (cfg.out_dir.empty()) cfg.out_dir = cfg.resume_dir;
+    json saved = json::parse(read_file(cfg.resume_dir + "/run.json"));
+    cfg.model_path = saved["model"].get<std::string>();
+    cfg.lora_rank = saved["lora_rank"].get<int>();
+    cfg.lora_alpha = saved["lora_alpha"].get<float>();
+    cfg.lora_dropout = saved["lora_dropout"].get<float>();
+    cfg.lora_targets = saved["lora_targets"].get<std::string>();
+    cfg.bf16_base = saved["bf16_base"].get<bool>();
+  }
+  if (cfg.model_path.empty()) throw std::invalid_argument("train: give --model BASE.bin (chapter 02's model.bin)");
+  if (cfg.bf16_base && !cfg.lora()) throw std::invalid_argument("--bf16-base needs LoRA (--lora-rank R): a fully fine-tuned base is not frozen");
+  fs::create_directories(cfg.out_dir);
+  Tokenizer tok = Tokenizer::load(cfg.tokenizer_dir);
+  auto t_start = std::chrono::steady_clock::now();
+
+  // The model: the base checkpoint (full: the run's own model.bin when resuming), and the adapters.
+  GPT model = GPT::load(resuming && !cfg.lora() ? cfg.resume_dir + "/model.bin" : cfg.model_path);
+  const GPTConfig& m = model.config();
+  if (tok.n_vocab() != m.V) {
+    throw std::runtime_error("the tokenizer in " + cfg.tokenizer_dir + " has " + std::to_string(tok.n_vocab()) +
+                             " tokens but the model " + cfg.model_path + " has V = " + std::to_string(m.V));
+  }
+  if (cfg.T == 0) cfg.T = m.max_T;
+  if (cfg.T > m.max_T) throw std::invalid_argument("--seq-len " + std::to_string(cfg.T) + " exceeds maxT " + std::to_string(m.max_T));
+  if (cfg.decay_steps == 0) cfg.decay_steps = cfg.steps;
+  const int64_t base_params = model.num_params();
+
+  std::unique_ptr<LoRA> lora;
+  Rng dropout_rng(cfg.seed ^ 0xD50Full);
+  if (cfg.lora()) {
+    LoRAConfig lc;
+    lc.rank = cfg.lora_rank;
+    lc.alpha = cfg.lora_alpha;
+    lc.dropout = cfg.lora_dropout;
+    lc = LoRAConfig::with_targets(lc, cfg.lora_targets);
+    if (resuming) {
+      lora = std::make_unique<LoRA>(LoRA::load(cfg.resume_dir + "/adapter.bin", m));
+    } else {
+      lora = std::make_unique<LoRA>(m, lc);
+      lora->init(cfg.seed);
+    }
+    model.set_base_trainable(false);  // no gradient buffer, no AdamW state for the base
+    if (cfg.bf16_base) model.freeze_base_bf16();
+    model.attach_lora(lora.get(), &dropout_rng);
+  }
+  Tensor& params = cfg.lora() ? lora->params() : model.params();
+  Tensor& grads = cfg.lora() ? lora->grads() : model.grads();
+  const int64_t trainable = params.numel();
+  auto zero_grad = [&] { cfg.lora() ? lora->zero_grad() : model.zero_grad(); };
+  auto segments = cfg.lora() ? lora->optimizer_segments() : model.optimizer_segments();
+  // The model used for eval and samples: the adapters without dropout.
+  auto set_eval = [&](bool eval) {
+    if (lora) model.attach_lora(lora.get(), eval ? nullptr : &dropout_rng);
+  };
+
+  SftData data = load_data(cfg);
+  SftBatcher batcher(tok, data.train, cfg.B, cfg.T, cfg.seed);
+  auto val_batches = SftBatcher::validation_batches(tok, data.val, cfg.B, cfg.T, cfg.eval_batches);
+
+  AdamW opt(trainable, segments, {cfg.beta1, cfg.beta2, 1e-8f, cfg.weight_decay});
+  LrSchedule schedule{cfg.lr, cfg.min_lr, cfg.warmup, cfg.decay_steps};
+  int64_t step = 0;
+  double best_val = INFINITY, last_val = NAN, last_train = NAN;
+  if (resuming) {
+    TrainState st = load_train_state(cfg.resume_dir + "/state.bin", trainable);
+    opt.m().copy_from(st.adam_m);
+    opt.v().copy_from(st.adam_v);
+    opt.set_steps_taken(st.step);
+    batcher.restore({st.loader.epoch.at(0), st.loader.cursor.at(0)});
+    dropout_rng.set_state(st.dropout_rng);
+    step = st.step;
+    best_val = st.best_val_loss;
+    std::printf("resuming %s at step %lld of %lld\n", cfg.resume_dir.c_str(), static_cast<long long>(step),
+                static_cast<long long>(cfg.steps));
+  } else {
+    write_json_atomic(cfg.out_dir + "/run.json", config_json(cfg));
+  }
+
+  std::printf("model: %s from %s | %s: %lld of %lld parameters trainable (%.2f%%)\n", m.describe().c_str(),
+              cfg.model_path.c_str(),
+              cfg.lora() ? ("LoRA r=" + std::to_string(cfg.lora_rank) + " on " + lora->config().targets_string() +
+                            (cfg.bf16_base ? ", base frozen in bf16" : ", base frozen"))
+                               .c_str()
+                         : "full fine-tuning",
+              static_cast<long long>(trainable), static_cast<long long>(base_params),
+              100.0 * static_cast<double>(trainable) / static_cast<double>(base_params));
+  std::printf("data: %lld conversations from %s (%lld truncated to %lld tokens, %lld dropped, %lld bad lines skipped); "
+              "validation: %zu from %s\n",
+              static_cast<long long>(batcher.conversations()), data.train_name.c_str(),
+              static_cast<long long>(batcher.truncated()), static_cast<long long>(cfg.T + 1),
+              static_cast<long long>(batcher.dropped()), static_cast<long long>(data.skipped_lines), data.val.size(),
+              data.val_name.c_str());
+
+  MetricsLog log(cfg.out_dir + "/metrics.jsonl", resuming);
+  auto save_all = [&](int64_t steps_done) {
+    if (cfg.lora()) {
+      lora->save(cfg.out_dir + "/adapter.bin");
+    } else {
+      model.save(cfg.out_dir + "/model.bin");
+    }
+    TrainState st;
+    st.step = steps_done;
+    st.adam_m = opt.m();
+    st.adam_v = opt.v();
+    SftPosition p = batcher.position();
+    st.loader.epoch = {p.epoch};
+    st.loader.cursor = {p.cursor};
+    st.dropout_rng = dropout_rng.state();
+    st.best_val_loss = best_val;
+    save_train_state(cfg.out_dir + "/state.bin", st);
+  };
+  auto samples = [&](int64_t at_step) {
+    set_eval(true);
+    std::string text = greedy_replies(model, tok, data.val.empty() ? data.train : data.val, cfg.sample_count);
+    set_eval(false);
+    std::string all = fs::exists(cfg.out_dir + "/samples.txt") ? read_file(cfg.out_dir + "/samples.txt") : "";
+    write_file_atomic(cfg.out_dir + "/samples.txt", all + "==== step " + std::to_string(at_step) + " ====\n" + text);
+    return text;
+  };
+
+  Progress bar(cfg.steps - step, "sft");
+  Tensor x, y, w;
+  double tokens_per_s = 0, ms_per_step = 0;
+  const int64_t start_step = step;
+  for (; step < cfg.steps; step++) {
+    const bool last = step + 1 == cfg.steps;
+    json record = {{"step", step}};
+    if (cfg.eval_every > 0 && (step % cfg.eval_every == 0 || last) && !val_batches.empty()) {
+      set_eval(true);
+      last_val = validation_loss(model, val_batches);
+      set_eval(false);
+      best_val = std::min(best_val, last_val);
+      record["val_loss"] = last_val;
+      if (cfg.sample_count > 0 && !last) samples(step);  // what the model says now, beside the reference
+    }
+    auto t0 = std::chrono::steady_clock::now();
+    batcher.next(x, y, w);
+    Tensor loss = model.loss(x, y, w);
+    loss.backward();
+    const float grad_norm = clip_grad_norm(grads, cfg.grad_clip);
+    const float lr = schedule.at(step);
+    opt.step(params, grads, lr);
+    zero_grad();
+    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ms_per_step = dt * 1e3;
+    tokens_per_s = static_cast<double>(cfg.B * cfg.T) / dt;
+    last_train = loss.item();
+    record["train_loss"] = last_train;
+    record["lr"] = lr;
+    record["grad_norm"] = grad_norm;
+    record["trained_fraction"] = batcher.last_trained_fraction();
+    record["tokens_per_s"] = tokens_per_s;
+    record["ms_per_step"] = ms_per_step;
+    log.write(record);
+    char status[160];
+    std::snprintf(status, sizeof(status), "loss %.4f | val %.4f | %.0f tok/s | %.1f ms/step", last_train, last_val,
+                  tokens_per_s, ms_per_step);
+    bar.update(step + 1 - start_step, status);
+    if (cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0 && !last) save_all(step + 1);
+  }
+  bar.finish();
+  save_all(cfg.steps);
+  if (cfg.sample_count > 0) {
+    std::string replies = samples(cfg.steps);
+    std::printf("greedy replies after step %lld:\n%s", static_cast<long long>(cfg.steps), replies.c_str());
+  }
+
+  // summary.json and loss.svg from the whole metrics log (a resumed run included)
+  std::vector<double> ts, tl, vs, vl;
+  for (const auto& r : read_jsonl(cfg.out_dir + "/metrics.jsonl")) {
+    if (r.contains("train_loss")) ts.push_back(r["step"].get<double>()), tl.push_back(r["train_loss"].get<double>());
+    if (r.contains("val_loss")) vs.push_back(r["step"].get<double>()), vl.push_back(r["val_loss"].get<double>());
+  }
+  SvgPlot plot(std::string("SFT (") + (cfg.lora() ? "LoRA" : "full") + "): " + m.describe(), "step",
+               "loss on assistant tokens (nats/token)");
+  plot.add_series("train", ts, tl);
+  plot.add_series("val", vs, vl);
+  plot.save(cfg.out_dir + "/loss.svg");
+  const std::string weights_file = cfg.out_dir + (cfg.lora() ? "/adapter.bin" : "/model.bin");
+  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+  json summary = {{"method", cfg.lora() ? "lora" : "full"}, {"final_val_loss", last_val}, {"best_val_loss", best_val},
+                  {"final_train_loss", last_train}, {"tokens_per_s", tokens_per_s}, {"ms_per_step", ms_per_step},
+                  {"base_parameters", base_params}, {"trainable_parameters", trainable},
+                  {"trainable_percent", 100.0 * static_cast<double>(trainable) / static_cast<double>(base_params)},
+                  {"weights_file", weights_file}, {"weights_file_bytes", fs::file_size(weights_file)},
+                  {"peak_rss_mb", peak_rss_mb()}, {"base_parameter_bytes", model.parameter_bytes()},
+                  {"base_gradient_bytes", model.gradient_bytes()},
+                  {"optimizer_state_bytes", 2 * trainable * static_cast<int64_t>(sizeof(float))},
+                  // what training holds for the model: base weights (+ their gradients when full),
+                  // the adapters and their gradients (LoRA), AdamW's two moments of what trains
+                  {"training_state_bytes", static_cast<int64_t>(model.parameter_bytes() + model.gradient_bytes()) +
+                                               (cfg.lora() ? 2 : 0) * trainable * static_cast<int64_t>(sizeof(float)) +
+                                               2 * trainable * static_cast<int64_t>(sizeof(float))}, {"wall_time_s", wall_s}, {"model", m.describe()},
+                  {"conversations", batcher.conversations()}, {"truncated", batcher.truncated()},
+                  {"dropped", batcher.dropped()}, {"skipped_lines", data.skipped_lines},
+                  {"config", config_json(cfg)}};
+  if (cfg.lora()) summary["lora_targets"] = lora->config().targets_string();
+  write_json_atomic(cfg.out_dir + "/summary.json", summary);
+  std::printf("done: val loss %.4f (best %.4f), %lld trainable parameters (%.2f%%), %s is %.1f kB, peak RSS %.0f MB → %s\n",
+              last_val, best_val, static_cast<long long>(trainable), summary["trainable_percent"].get<double>(),
+              weights_file.c_str(), static_cast<double>(fs::file_size(weights_file)) / 1e3, peak_rss_mb(),
+              cfg.out_dir.c_str());
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// merge: W ← W + (α/r)·B·A, then an ordinary llm.c checkpoint
+
+static int run_merge(const std::string& model_path, const std::string& lora_path, const std::string& out) {
+  GPT model = GPT::load(model_path);
+  LoRA lora = LoRA::load(lora_path, model.config());
+  lora.merge_into(model);
+  model.save(out);
+  std::printf("merged %s (LoRA r=%d on %s) into %s → %s\n", lora_path.c_str(), lora.config().rank,
+              lora.config().targets_string().c_str(), model_path.c_str(), out.c_str());
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// command line
+
+int main(int argc, char** argv) {
+  CLI::App app{"03_sft: fine-tune a base model into an assistant (full or LoRA); merge; chat; evaluate"};
+  app.require_subcommand(1);
+
+  SftConfig tc;
+  auto* train = app.add_subcommand("train", "supervised fine-tuning on conversations (or resume a run)");
+  train->add_option("--model", tc.model_path, "the base checkpoint (chapter 02's model.bin)");
+  train->add_option("--tokenizer", tc.tokenizer_dir, "tokenizer folder")->required();
+  train->add_option("--data", tc.data_path, "conversations JSONL (default: the world's SFT train split)");
+  train->add_option("--val-data", tc.val_data_path, "validation conversations (default: the world's sft_val, or the last 5% of --data)");
+  train->add_option("--world-seed", tc.world_seed, "the world whose SFT split is the default data")->capture_default_str();
+  train->add_flag("--skip-bad-lines", tc.skip_bad_lines, "skip (and count) malformed JSONL lines instead of stopping");
+  train->add_option("--out", tc.out_dir, "run folder");
+  train->add_option("--resume", tc.resume_dir, "continue the run in this folder exactly where it stopped");
+  train->add_option("--batch-size,-B", tc.B, "rows per batch")->capture_default_str();
+  train->add_option("--seq-len,-T", tc.T, "tokens per row (default: maxT)");
+  train->add_option("--steps", tc.steps, "optimizer steps")->capture_default_str();
+  train->add_option("--lr", tc.lr, "peak learning rate")->capture_default_str();
+  train->add_option("--min-lr", tc.min_lr, "final learning rate of the cosine")->capture_default_str();
+  train->add_option("--warmup", tc.warmup, "linear warmup steps")->capture_default_str();
+  train->add_option("--decay-steps", tc.decay_steps, "where the cosine ends (default: --steps)");
+  train->add_option("--beta1", tc.beta1)->capture_default_str();
+  train->add_option("--beta2", tc.beta2)->capture_default_str();
+  train->add_option("--weight-decay", tc.weight_decay)->capture_default_str();
+  train->add_option("--grad-clip", tc.grad_clip, "clip the global gradient norm (0: off)")->capture_default_str();
+  train->add_option("--eval-every", tc.eval_every, "validation loss every N steps (0: never)")->capture_default_str();
+  train->add_option("--eval-batches", tc.eval_batches)->capture_default_str();
+  train->add_option("--samples", tc.sample_count, "greedy replies to validation prompts, at every evaluation and at the end")->capture_default_str();
+  train->add_option("--checkpoint-every", tc.checkpoint_every, "0: only at the end")->capture_default_str();
+  train->add_option("--seed", tc.seed)->capture_default_str();
+  train->add_option("--lora-rank", tc.lora_rank, "LoRA rank r (0: full fine-tuning)")->capture_default_str();
+  train->add_option("--lora-alpha", tc.lora_alpha, "LoRA scale α (the update is α/r · B·A)")->capture_default_str();
+  train->add_option("--lora-dropout", tc.lora_dropout, "dropout on the adapters' input")->capture_default_str();
+  train->add_option("--lora-targets", tc.lora_targets, "qkv,attproj,fc,fcproj | attn | mlp | all")->capture_default_str();
+  train->add_flag("--bf16-base", tc.bf16_base, "keep the frozen base's matrices in bf16 (LoRA only)");
+
+  std::string model_path, lora_path, out_path;
+  auto* merge = app.add_subcommand("merge", "fold a LoRA adapter into its base: a full llm.c checkpoint");
+  merge->add_option("--model", model_path, "the base checkpoint the adapter was trained on")->required();
+  merge->add_option("--lora", lora_path, "adapter.bin")->required();
+  merge->add_option("--out", out_path, "the merged checkpoint")->required();
+
+  ChatOptions co;
+  auto* chat = app.add_subcommand("chat", "talk to a model through the chat template (REPL, or --prompt once)");
+  chat->add_option("--model", co.model, "model.bin")->required();
+  chat->add_option("--lora", co.lora, "an adapter to attach");
+  chat->add_option("--tokenizer", co.tokenizer, "tokenizer folder")->required();
+  chat->add_option("--prompt", co.prompt, "answer this message and exit");
+  chat->add_option("--system", co.system, "a system message at the start of the conversation");
+  chat->add_option("--temperature", co.sampling.temperature, "0 = greedy")->capture_default_str();
+  chat->add_option("--top-k", co.sampling.top_k, "0 = off")->capture_default_str();
+  chat->add_option("--top-p", co.sampling.top_p, "1 = off")->capture_default_str();
+  chat->add_option("--max-new-tokens", co.max_new_tokens)->capture_default_str();
+  chat->add_option("--seed", co.seed)->capture_default_str();
+
+  EvalOptions eo;
+  std::string mode = "chat", eval_out;
+  auto* eval = app.add_subcommand("eval", "greedy accuracy per task on a question set (the chapter's table)");
+  eval->add_option("--model", eo.model, "model.bin")->required();
+  eval->add_option("--lora", eo.lora, "an adapter to attach");
+  eval->add_option("--tokenizer", eo.tokenizer, "tokenizer folder")->required();
+  eval->add_option("--eval", eo.eval_file, "JSONL of {prompt, answer, task} (the world's eval_test.jsonl)")->required();
+  eval->add_option("--mode", mode, "chat | fewshot-doc | qa-fewshot")->capture_default_str();
+  eval->add_option("--shots", eo.shots, "solved examples in a few-shot prompt")->capture_default_str();
+  eval->add_option("--shots-from", eo.shots_from, "JSONL the examples are drawn from (default: --eval)");
+  eval->add_option("--max-per-task", eo.max_per_task, "0: all questions")->capture_default_str();
+  eval->add_option("--max-new-tokens", eo.max_new_tokens)->capture_default_str();
+  eval->add_option("--seed", eo.seed)->capture_default_str();
+  eval->add_option("--out", eval_out, "write the results as JSON here");
+
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (*train) {
+      if (tc.out_dir.empty() && tc.resume_dir.empty()) throw std::invalid_argument("train: give --out RUN (or --resume RUN)");
+      return run_train(tc);
+    }
+    if (*merge) return run_merge(model_path, lora_path, out_path);
+    if (*chat) return run_chat(co);
+    if (*eval) {
+      eo.mode = eval_mode_from_name(mode);
+      json r = run_eval(eo);
+      print_eval_table(r);
+      if (!eval_out.empty()) write_json_atomic(eval_out, r);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sft: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

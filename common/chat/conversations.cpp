@@ -1,0 +1,185 @@
+#include "common/chat/conversations.h"
+
+#include <fstream>
+#include <numeric>
+#include <stdexcept>
+
+#include "common/tensor/random.h"
+
+namespace sog {
+
+using json = nlohmann::json;
+
+Chat parse_conversation(const json& row) {
+  if (!row.is_object()) throw std::invalid_argument("expected a JSON object, found " + std::string(row.type_name()));
+  if (!row.contains("messages")) throw std::invalid_argument("missing field \"messages\"");
+  const json& messages = row["messages"];
+  if (!messages.is_array()) {
+    throw std::invalid_argument("\"messages\" must be an array, found " + std::string(messages.type_name()));
+  }
+  if (messages.empty()) throw std::invalid_argument("empty conversation (\"messages\" has no message)");
+  Chat chat;
+  bool has_assistant = false;
+  for (size_t i = 0; i < messages.size(); i++) {
+    const json& m = messages[i];
+    const std::string where = "message " + std::to_string(i) + ": ";
+    if (!m.is_object()) throw std::invalid_argument(where + "expected an object, found " + m.type_name());
+    if (!m.contains("role")) throw std::invalid_argument(where + "missing field \"role\"");
+    if (!m["role"].is_string()) throw std::invalid_argument(where + "\"role\" must be a string");
+    const std::string role = m["role"].get<std::string>();
+    ChatMessage msg;
+    if (role == "system") {
+      msg.role = ChatRole::system;
+    } else if (role == "user") {
+      msg.role = ChatRole::user;
+    } else if (role == "assistant") {
+      msg.role = ChatRole::assistant;
+      has_assistant = true;
+    } else {
+      throw std::invalid_argument(where + "unknown role \"" + role + "\" (expected system, user or assistant)");
+    }
+    if (!m.contains("content")) throw std::invalid_argument(where + "missing field \"content\"");
+    if (!m["content"].is_string()) {
+      throw std::invalid_argument(where + "\"content\" must be a string, found " + m["content"].type_name());
+    }
+    msg.content = m["content"].get<std::string>();
+    chat.push_back(std::move(msg));
+  }
+  if (!has_assistant) throw std::invalid_argument("no assistant message (nothing to train on)");
+  return chat;
+}
+
+ConversationFile read_conversations(const std::string& path, bool skip_bad_lines) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error(path + ": cannot open the conversations file");
+  ConversationFile out;
+  std::string line;
+  int64_t line_no = 0;
+  while (std::getline(in, line)) {
+    line_no++;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
+    std::string reason;
+    try {
+      json row = json::parse(line);
+      out.conversations.push_back(parse_conversation(row));
+      continue;
+    } catch (const json::parse_error& e) {
+      reason = std::string("invalid JSON (") + e.what() + ")";
+    } catch (const std::invalid_argument& e) {
+      reason = e.what();
+    }
+    const std::string message = path + ":" + std::to_string(line_no) + ": " + reason;
+    if (!skip_bad_lines) throw std::runtime_error(message + " (--skip-bad-lines skips such lines)");
+    out.skipped_lines++;
+    if (out.skipped_reasons.size() < 10) out.skipped_reasons.push_back(message);
+  }
+  if (out.conversations.empty()) {
+    throw std::runtime_error(path + ": no conversation in the file (" + std::to_string(line_no) + " lines, " +
+                             std::to_string(out.skipped_lines) + " skipped)");
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// packing
+
+SftBatcher::SftBatcher(const Tokenizer& tok, const std::vector<Chat>& conversations, int64_t B, int64_t T,
+                       uint64_t seed)
+    : B_(B), T_(T), seed_(seed) {
+  if (B <= 0 || T <= 0) throw std::invalid_argument("SftBatcher: B and T must be positive");
+  for (const Chat& c : conversations) {
+    RenderedChat r = render_conversation(tok, c);
+    if (static_cast<int64_t>(r.ids.size()) > T + 1) {
+      r.ids.resize(T + 1);
+      r.mask.resize(T + 1);
+      truncated_++;
+    }
+    // mask[0] is never a target (nothing predicts it), so a conversation trains on mask[1..]
+    if (std::accumulate(r.mask.begin() + 1, r.mask.end(), 0) == 0) {
+      dropped_++;
+      continue;
+    }
+    rendered_.push_back(std::move(r));
+  }
+  if (rendered_.empty()) {
+    throw std::invalid_argument("SftBatcher: no conversation has an assistant token within a row of T+1 = " +
+                                std::to_string(T + 1) + " tokens");
+  }
+}
+
+const std::vector<int64_t>& SftBatcher::order(int64_t epoch) {
+  if (epoch != order_epoch_) {
+    order_.resize(rendered_.size());
+    std::iota(order_.begin(), order_.end(), 0);
+    Rng rng(seed_ ^ (0x5F7ull + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch + 1)));
+    for (size_t i = order_.size(); i > 1; i--) std::swap(order_[i - 1], order_[rng.below(i)]);  // Fisher-Yates
+    order_epoch_ = epoch;
+  }
+  return order_;
+}
+
+void SftBatcher::next(Tensor& inputs, Tensor& targets, Tensor& weights) {
+  if (!inputs.defined() || inputs.numel() != B_ * T_) {
+    inputs = Tensor::empty({B_, T_}, DType::i32);
+    targets = Tensor::empty({B_, T_}, DType::i32);
+    weights = Tensor::empty({B_, T_}, DType::f32);
+  }
+  int32_t* x = inputs.i32();
+  int32_t* y = targets.i32();
+  float* w = weights.f32();
+  std::vector<int32_t> row;
+  std::vector<uint8_t> mask;
+  int64_t trained = 0;
+  for (int64_t b = 0; b < B_; b++) {
+    row.clear();
+    mask.clear();
+    while (true) {
+      const RenderedChat& c = rendered_[order(pos_.epoch)[pos_.cursor]];
+      if (!row.empty() && static_cast<int64_t>(row.size() + c.ids.size()) > T_ + 1) break;  // next row
+      row.insert(row.end(), c.ids.begin(), c.ids.end());
+      mask.insert(mask.end(), c.mask.begin(), c.mask.end());
+      if (++pos_.cursor == static_cast<int64_t>(rendered_.size())) pos_.cursor = 0, pos_.epoch++;
+      if (static_cast<int64_t>(row.size()) == T_ + 1) break;
+    }
+    for (int64_t t = 0; t < T_; t++) {
+      const bool has_input = t < static_cast<int64_t>(row.size());
+      const bool has_target = t + 1 < static_cast<int64_t>(row.size());
+      x[b * T_ + t] = has_input ? row[t] : row[0];  // padding input: any valid id (its target is ignored)
+      y[b * T_ + t] = has_target ? row[t + 1] : -1;
+      w[b * T_ + t] = has_target ? static_cast<float>(mask[t + 1]) : 0.0f;
+      trained += has_target && mask[t + 1];
+    }
+  }
+  last_trained_fraction_ = static_cast<double>(trained) / static_cast<double>(B_ * T_);
+}
+
+std::vector<std::vector<Tensor>> SftBatcher::validation_batches(const Tokenizer& tok, const std::vector<Chat>& convs,
+                                                                int64_t B, int64_t T, int64_t max_batches) {
+  // As in training: a conversation without an assistant token within a row is left out (it would
+  // weigh nothing, and a batch of only such rows would report a loss of 0).
+  std::vector<RenderedChat> kept;
+  for (const Chat& c : convs) {
+    RenderedChat r = render_conversation(tok, c);
+    const int64_t n = std::min<int64_t>(static_cast<int64_t>(r.ids.size()), T + 1);
+    if (std::accumulate(r.mask.begin() + 1, r.mask.begin() + n, 0) > 0) kept.push_back(std::move(r));
+  }
+  std::vector<std::vector<Tensor>> out;
+  for (size_t start = 0; start < kept.size() && static_cast<int64_t>(out.size()) < max_batches; start += B) {
+    Tensor x = Tensor::zeros({B, T}, DType::i32), y = Tensor::empty({B, T}, DType::i32),
+           w = Tensor::zeros({B, T}, DType::f32);
+    for (int64_t i = 0; i < B * T; i++) y.i32()[i] = -1;  // padding: ignored
+    for (int64_t b = 0; b < B && start + b < kept.size(); b++) {
+      const RenderedChat& r = kept[start + b];
+      const int64_t n = std::min<int64_t>(static_cast<int64_t>(r.ids.size()), T + 1);
+      for (int64_t t = 0; t + 1 < n; t++) {
+        x.i32()[b * T + t] = r.ids[t];
+        y.i32()[b * T + t] = r.ids[t + 1];
+        w.f32()[b * T + t] = r.mask[t + 1];
+      }
+    }
+    out.push_back({x, y, w});
+  }
+  return out;
+}
+
+}  // namespace sog

@@ -1,0 +1,248 @@
+// bin/sft end to end on a nano base model made here: full and LoRA training, resume, merge, chat
+// (one prompt and the REPL), eval, and bad data.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "common/autograd/tape.h"
+#include "common/io/atomic_file.h"
+#include "common/io/metrics.h"
+#include "common/nn/gpt.h"
+#include "common/nn/lora.h"
+#include "common/tokenizer/special_tokens.h"
+#include "common/tokenizer/tokenizer.h"
+#include "test_util.h"
+
+using namespace sog;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+const std::string kSft = std::string(SOG_BINARY_DIR) + "/bin/sft";
+
+struct Result {
+  int status;
+  std::string out, err;
+  std::string all() const { return out + err; }
+};
+
+Result run(const fs::path& scratch, const std::string& args, const std::string& stdin_file = "") {
+  sog::testing::CommandResult r = sog::testing::run_command(kSft, args, scratch, stdin_file);
+  return {r.rc, r.out, r.err};
+}
+
+std::string conversation(const std::string& q, const std::string& a) {
+  return json({{"messages", {{{"role", "user"}, {"content", q}}, {{"role", "assistant"}, {"content", a}}}}}).dump();
+}
+std::string two_turns(const std::string& q1, const std::string& a1, const std::string& q2, const std::string& a2) {
+  return json({{"messages",
+                {{{"role", "user"}, {"content", q1}}, {{"role", "assistant"}, {"content", a1}},
+                 {{"role", "user"}, {"content", q2}}, {{"role", "assistant"}, {"content", a2}}}}})
+      .dump();
+}
+
+// A byte tokenizer with the project's special tokens, a random nano base (L=2 C=32, maxT 64) and
+// a handful of conversations a nano model memorises in a few dozen steps.
+class SftCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(kSft)) GTEST_SKIP() << kSft << " is not built";
+    // A nano model is fastest on one thread, and a busy machine makes OpenMP's barriers slow.
+    ::setenv("OMP_NUM_THREADS", "1", 1);
+    dir_ = sog::testing::fresh_temp_dir("sft_cli");
+    std::vector<std::string> ranks;
+    for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
+    std::vector<std::pair<std::string, int32_t>> specials;
+    for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
+    Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials).save((dir_ / "tok").string());
+    GPTConfig cfg = gpt_preset("nano", 256 + static_cast<int>(kSpecialTokens.size()));
+    cfg.max_T = 64;
+    GPT base(cfg);
+    base.init_gpt2(3);
+    base.save((dir_ / "base.bin").string());
+    std::string data;
+    for (int i = 0; i < 4; i++) {
+      data += conversation("hi", "hello") + "\n";
+      data += conversation("2+3?", "5") + "\n";
+      data += conversation("4+4?", "8") + "\n";
+      data += two_turns("4+4?", "8", "hi", "hello") + "\n";
+    }
+    write_file_atomic((dir_ / "train.jsonl").string(), data);
+    write_file_atomic((dir_ / "val.jsonl").string(), conversation("2+3?", "5") + "\n" + conversation("hi", "hello") + "\n");
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string p(const std::string& rel) const { return (dir_ / rel).string(); }
+  std::string train_args(int steps, const std::string& extra = "", const std::string& lr = "1e-2") const {
+    return "train --model " + p("base.bin") + " --tokenizer " + p("tok") + " --data " + p("train.jsonl") +
+           " --val-data " + p("val.jsonl") + " -B 4 -T 32 --steps " + std::to_string(steps) + " --lr " +
+           lr + " --min-lr 1e-3 --warmup 2 --eval-every 20 --eval-batches 1 --samples 2 --seed 5 " + extra;
+  }
+  fs::path dir_;
+};
+
+std::vector<double> train_losses(const std::string& metrics, const char* key = "train_loss") {
+  std::vector<double> out;
+  for (const auto& r : read_jsonl(metrics))
+    if (r.contains(key)) out.push_back(r[key].get<double>());
+  return out;
+}
+
+// Logits of the last position of a fixed sequence (B=1).
+std::vector<float> last_logits(GPT& model, const std::vector<int32_t>& ids) {
+  NoGradGuard no_grad;
+  Tensor logits = model.forward(Tensor::from_ids({1, static_cast<int64_t>(ids.size())}, ids));
+  const int64_t Vp = model.config().Vp;
+  const float* row = logits.f32() + (ids.size() - 1) * Vp;
+  return std::vector<float>(row, row + model.config().V);
+}
+
+}  // namespace
+
+// Full fine-tuning memorises the three answers; the run folder has every output; `chat --prompt`
+// answers and stops at <|end|>; the REPL keeps answering turn after turn.
+TEST_F(SftCli, FullFineTuningThenChat) {
+  Result r = run(dir_, train_args(200, "--out " + p("full")));
+  ASSERT_EQ(r.status, 0) << r.all();
+  for (const char* f : {"model.bin", "state.bin", "run.json", "metrics.jsonl", "summary.json", "loss.svg", "samples.txt"})
+    EXPECT_TRUE(fs::exists(dir_ / "full" / f)) << f;
+  std::vector<double> losses = train_losses(p("full/metrics.jsonl"));
+  ASSERT_EQ(losses.size(), 200u);
+  EXPECT_LT(losses.back(), 0.1 * losses.front()) << "memorising 3 answers";
+  json s = json::parse(read_file(p("full/summary.json")));
+  EXPECT_EQ(s["method"], "full");
+  EXPECT_DOUBLE_EQ(s["trainable_percent"].get<double>(), 100.0);
+  for (const char* key : {"final_val_loss", "peak_rss_mb", "wall_time_s", "weights_file_bytes", "trainable_parameters"})
+    EXPECT_TRUE(s.contains(key)) << key;
+  EXPECT_NE(read_file(p("full/samples.txt")).find("assistant: 5\n"), std::string::npos) << read_file(p("full/samples.txt"));
+
+  const std::string chat = "chat --model " + p("full/model.bin") + " --tokenizer " + p("tok") + " --temperature 0";
+  Result once = run(dir_, chat + " --prompt '2+3?'");
+  ASSERT_EQ(once.status, 0) << once.all();
+  EXPECT_EQ(once.out, "assistant: 5\n");  // stops at <|end|>: nothing after the answer
+
+  // `sft eval` in chat mode: every answer right and in the assistant's format (one line, then <|end|>).
+  write_file_atomic(p("eval.jsonl"), R"({"prompt":"2+3?","answer":"5","task":"add"})" "\n"
+                                     R"({"prompt":"4+4?","answer":"8","task":"add"})" "\n"
+                                     R"({"prompt":"hi","answer":"hello","task":"greet"})" "\n");
+  Result ev = run(dir_, "eval --model " + p("full/model.bin") + " --tokenizer " + p("tok") + " --eval " + p("eval.jsonl") +
+                            " --mode chat --out " + p("eval.json"));
+  ASSERT_EQ(ev.status, 0) << ev.all();
+  json e = json::parse(read_file(p("eval.json")));
+  EXPECT_EQ(e["correct"], 3) << e.dump(1);
+  EXPECT_EQ(e["well_formed"], 3) << e.dump(1);
+  ASSERT_EQ(e["tasks"].size(), 2u);
+  EXPECT_EQ(e["tasks"][0]["task"], "add");
+  EXPECT_EQ(e["tasks"][0]["total"], 2);
+  EXPECT_NE(ev.out.find("100.0%"), std::string::npos) << ev.out;
+
+  write_file_atomic(p("script.txt"), "4+4?\nhi\n/reset\n2+3?\n/quit\nnever read\n");
+  Result repl = run(dir_, chat, p("script.txt"));
+  ASSERT_EQ(repl.status, 0) << repl.all();
+  EXPECT_EQ(repl.out, "assistant: 8\nassistant: hello\n(conversation reset)\nassistant: 5\n");
+}
+
+// Stop at step 6, resume to 12: the losses and the weights equal an uninterrupted run's, for full
+// fine-tuning and for LoRA (with adapter dropout, whose RNG is part of the state).
+TEST_F(SftCli, ResumeEqualsUninterrupted) {
+  for (const std::string extra : {std::string(""), std::string("--lora-rank 2 --lora-alpha 4 --lora-dropout 0.1 --lora-targets all")}) {
+    ASSERT_EQ(run(dir_, train_args(12, extra + " --decay-steps 12 --out " + p("whole"))).status, 0);
+    Result a = run(dir_, train_args(6, extra + " --decay-steps 12 --out " + p("part")));
+    ASSERT_EQ(a.status, 0) << a.all();
+    Result b = run(dir_, train_args(12, "--decay-steps 12 --resume " + p("part")));
+    ASSERT_EQ(b.status, 0) << b.all();
+    std::vector<double> x = train_losses(p("whole/metrics.jsonl")), y = train_losses(p("part/metrics.jsonl"));
+    ASSERT_EQ(x.size(), 12u);
+    ASSERT_EQ(y.size(), 12u);
+    for (size_t i = 0; i < 12; i++) EXPECT_EQ(x[i], y[i]) << extra << " step " << i;
+    const char* weights = extra.empty() ? "model.bin" : "adapter.bin";
+    EXPECT_EQ(read_file(p(std::string("whole/") + weights)), read_file(p(std::string("part/") + weights))) << extra;
+    fs::remove_all(dir_ / "whole");
+    fs::remove_all(dir_ / "part");
+  }
+}
+
+// LoRA trains a small slice into a small file; merged and attached give the same logits and the
+// same greedy answers; the bf16 base trains too.
+TEST_F(SftCli, LoRATrainMergeAndEval) {
+  Result r = run(dir_, train_args(100, "--lora-rank 4 --lora-alpha 8 --lora-targets all --out " + p("lora")));
+  ASSERT_EQ(r.status, 0) << r.all();
+  json s = json::parse(read_file(p("lora/summary.json")));
+  EXPECT_EQ(s["method"], "lora");
+  EXPECT_LT(s["trainable_percent"].get<double>(), 100.0 * 0.5);
+  EXPECT_LT(s["weights_file_bytes"].get<double>(), 0.5 * static_cast<double>(fs::file_size(p("base.bin"))));
+  EXPECT_FALSE(fs::exists(p("lora/model.bin"))) << "the base is not rewritten";
+  // The frozen random base's tied embedding (std 0.02) keeps the logits small, so the adapters move
+  // the loss slowly here; the validation loss still falls steadily.
+  std::vector<double> val = train_losses(p("lora/metrics.jsonl"), "val_loss");
+  ASSERT_EQ(val.size(), 6u);
+  EXPECT_LT(val.back(), val.front() - 0.3);
+
+  Result m = run(dir_, "merge --model " + p("base.bin") + " --lora " + p("lora/adapter.bin") + " --out " + p("merged.bin"));
+  ASSERT_EQ(m.status, 0) << m.all();
+  // Directly: base + attached adapter vs the merged checkpoint (tolerance: the merged W + (α/r)BA
+  // is rounded once to f32; the attached path adds the same product in a different order).
+  GPT base = GPT::load(p("base.bin"));
+  LoRA lora = LoRA::load(p("lora/adapter.bin"), base.config());
+  base.attach_lora(&lora);
+  GPT merged = GPT::load(p("merged.bin"));
+  const std::vector<int32_t> ids = {256, 258, 50, 43, 51, 63, 260, 259};  // <eot><user>2+3?<end><assistant>
+  std::vector<float> a = last_logits(base, ids), b = last_logits(merged, ids);
+  float max_diff = 0, max_abs = 0;
+  for (size_t i = 0; i < a.size(); i++) max_diff = std::max(max_diff, std::fabs(a[i] - b[i])), max_abs = std::max(max_abs, std::fabs(a[i]));
+  EXPECT_LT(max_diff, 1e-4f * std::max(1.0f, max_abs));
+  GPT plain = GPT::load(p("base.bin"));
+  std::vector<float> c = last_logits(plain, ids);
+  float adapter_effect = 0;
+  for (size_t i = 0; i < a.size(); i++) adapter_effect = std::max(adapter_effect, std::fabs(a[i] - c[i]));
+  EXPECT_GT(adapter_effect, 100 * max_diff) << "the adapter changed the model";
+
+  // Through `sft eval`: the same per-question completions with the adapter attached or merged.
+  write_file_atomic(p("eval.jsonl"), R"({"prompt":"2+3?","answer":"5","task":"add"})" "\n"
+                                     R"({"prompt":"4+4?","answer":"8","task":"add"})" "\n"
+                                     R"({"prompt":"hi","answer":"hello","task":"greet"})" "\n");
+  const std::string eval = " --tokenizer " + p("tok") + " --eval " + p("eval.jsonl") + " --mode chat";
+  Result e1 = run(dir_, "eval --model " + p("base.bin") + " --lora " + p("lora/adapter.bin") + eval + " --out " + p("e1.json"));
+  Result e2 = run(dir_, "eval --model " + p("merged.bin") + eval + " --out " + p("e2.json"));
+  ASSERT_EQ(e1.status, 0) << e1.all();
+  ASSERT_EQ(e2.status, 0) << e2.all();
+  json j1 = json::parse(read_file(p("e1.json"))), j2 = json::parse(read_file(p("e2.json")));
+  EXPECT_EQ(j1["tasks"], j2["tasks"]);
+  EXPECT_EQ(j1["examples"].size() + j1["failures"].size(), 3u);
+  for (size_t i = 0; i < j1["examples"].size(); i++) EXPECT_EQ(j1["examples"][i]["completion"], j2["examples"][i]["completion"]);
+  EXPECT_EQ(j1["total"], 3);
+  EXPECT_EQ(j1["tasks"][0]["task"], "add");
+
+  Result bf16 = run(dir_, train_args(8, "--lora-rank 4 --bf16-base --out " + p("lora_bf16")));
+  ASSERT_EQ(bf16.status, 0) << bf16.all();
+  EXPECT_NE(bf16.all().find("bf16"), std::string::npos) << bf16.all();
+  // the few-shot modes run on any model
+  for (const char* mode : {"fewshot-doc", "qa-fewshot"}) {
+    Result f = run(dir_, "eval --model " + p("base.bin") + " --tokenizer " + p("tok") + " --eval " + p("eval.jsonl") +
+                             " --shots 1 --mode " + mode);
+    ASSERT_EQ(f.status, 0) << mode << f.all();
+    EXPECT_NE(f.out.find(std::string("mode ") + mode), std::string::npos) << f.out;
+  }
+}
+
+TEST_F(SftCli, BadDataIsAClearError) {
+  write_file_atomic(p("bad.jsonl"), conversation("a", "b") + "\n" + conversation("c", "d") + "\n" +
+                                        R"({"messages":[{"role":"wizard","content":"x"}]})" "\n" + conversation("e", "f") + "\n");
+  const std::string args = "train --model " + p("base.bin") + " --tokenizer " + p("tok") + " --data " + p("bad.jsonl") +
+                           " -B 2 -T 16 --steps 2 --eval-every 0 --samples 0 --out " + p("run");
+  Result r = run(dir_, args);
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.err.find(p("bad.jsonl") + ":3: message 0: unknown role \"wizard\""), std::string::npos) << r.all();
+  Result skip = run(dir_, args + " --skip-bad-lines");
+  ASSERT_EQ(skip.status, 0) << skip.all();
+  EXPECT_EQ(json::parse(read_file(p("run/summary.json")))["skipped_lines"], 1);
+  Result no_model = run(dir_, "train --tokenizer " + p("tok") + " --out " + p("x"));
+  EXPECT_NE(no_model.status, 0);
+  EXPECT_NE(no_model.err.find("--model"), std::string::npos) << no_model.all();
+  Result mode = run(dir_, "eval --model " + p("base.bin") + " --tokenizer " + p("tok") + " --eval " + p("bad.jsonl") + " --mode poem");
+  EXPECT_NE(mode.status, 0);
+  EXPECT_NE(mode.err.find("chat, fewshot-doc or qa-fewshot"), std::string::npos) << mode.all();
+}
