@@ -114,10 +114,26 @@ void attention_backward(bf16* dqkv, float* scratch, const bf16* dout, const bf16
 // positions length..length+Tn−1 and attends each new query to positions 0..its own.
 void attention_forward_cached(bf16* out, bf16* kcache, bf16* vcache, const bf16* qkv_new, int B, int Tn, int C,
                               int NH, int max_T, int length, cudaStream_t stream);
+// The ladder, naive → fast (tests and benchmarks run every rung; the launchers above use the last).
+// HS = C/NH must be 32, 64 or 128 (the flash kernels are compiled for those; others throw).
+using AttentionForwardFn = void (*)(bf16* out, float* lse, const bf16* qkv, int B, int T, int C, int NH,
+                                    cudaStream_t stream);
+using AttentionBackwardFn = void (*)(bf16* dqkv, float* scratch, const bf16* dout, const bf16* qkv,
+                                     const bf16* out, const float* lse, int B, int T, int C, int NH,
+                                     cudaStream_t stream);
+struct AttentionVariant {
+  const char* name;
+  AttentionForwardFn forward;
+  AttentionBackwardFn backward;
+  int64_t (*backward_scratch_floats)(int B, int T, int C, int NH);
+  const char* note;
+};
+const std::vector<AttentionVariant>& attention_variants();
 
 // ---- optimizer (adamw.cu), as adamw.h ----------------------------------------------------------------
 // One fused pass over n parameters: the AdamW update of the fp32 master weights (grads scaled by
 // grad_scale first: gradient clipping), then their bf16 copy for the next forward. t counts from 1.
+// params_bf16 may be nullptr (no bf16 copy wanted).
 void adamw_update(float* params, bf16* params_bf16, const float* grads, float* m, float* v, int64_t n, float lr,
                   float beta1, float beta2, float eps, float weight_decay, float grad_scale, int t,
                   cudaStream_t stream);
