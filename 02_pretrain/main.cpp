@@ -13,6 +13,7 @@
 //   bin/pretrain train  --data DIR --tokenizer DIR --out RUN [--preset small] [...]
 //   bin/pretrain sample --model F --tokenizer DIR --prompt TEXT [--max-new-tokens N --temperature T ...]
 //   bin/pretrain eval   --model F --data DIR
+//   (each with --device cuda to run on the GPU: same files, bf16 activations, fp32 master weights)
 //
 // Departures from GPT-2's recipe: none in the model; the optimizer and schedule are nanoGPT's
 // (AdamW, linear warmup then cosine decay, clipping at 1.0), the batch is small (CPU).
@@ -31,11 +32,13 @@
 #include "common/autograd/tape.h"
 #include "common/data/dataset.h"
 #include "common/generate/generate.h"
+#include "common/generate/generate_cuda.h"
 #include "common/io/checkpoint.h"
 #include "common/io/metrics.h"
 #include "common/io/progress.h"
 #include "common/io/svg_plot.h"
 #include "common/nn/gpt.h"
+#include "common/nn/gpt_cuda.h"
 #include "common/optim/adamw.h"
 #include "common/optim/schedule.h"
 #include "common/tokenizer/tokenizer.h"
@@ -62,6 +65,7 @@ struct TrainConfig {
   int64_t sample_tokens = 200;
   uint64_t seed = 1337;
   int threads = 0;
+  std::string device = "cpu";  // cpu | cuda
 };
 
 static json config_json(const TrainConfig& c) {
@@ -70,6 +74,13 @@ static json config_json(const TrainConfig& c) {
           {"decay_steps", c.decay_steps}, {"beta1", c.beta1}, {"beta2", c.beta2},
           {"weight_decay", c.weight_decay}, {"grad_clip", c.grad_clip}, {"dropout", c.dropout},
           {"seed", c.seed}, {"data", c.data_dir}, {"tokenizer", c.tokenizer_dir}};
+}
+
+// `--device cuda` needs a CUDA build and a device; say which is missing before any work.
+static bool use_cuda(const std::string& device) {
+  if (device == "cpu") return false;
+  require_cuda_device("--device cuda");
+  return true;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -82,7 +93,15 @@ static double evaluate(GPT& model, const std::vector<std::pair<Tensor, Tensor>>&
   return total / static_cast<double>(batches.size());
 }
 
-static std::string sample_text(GPT& model, const Tokenizer& tok, int64_t n_tokens, uint64_t seed) {
+// The same on the GPU: the validation batches have the training batch's shape (the arena's).
+static double evaluate(GPTCuda& model, const std::vector<std::pair<Tensor, Tensor>>& batches) {
+  double total = 0;
+  for (const auto& [x, y] : batches) total += model.eval_loss(x, y);
+  return total / static_cast<double>(batches.size());
+}
+
+template <class Model>  // GPT or GPTCuda: generate() has an overload for each
+static std::string sample_text(Model& model, const Tokenizer& tok, int64_t n_tokens, uint64_t seed) {
   Sampler sampler({1.0f, 0, 1.0f}, seed);
   GenerateOptions opt;
   opt.max_new_tokens = n_tokens;
@@ -97,6 +116,7 @@ static std::string sample_text(GPT& model, const Tokenizer& tok, int64_t n_token
 
 static int run_train(TrainConfig cfg) {
   const bool resuming = !cfg.resume_dir.empty();
+  const bool on_gpu = use_cuda(cfg.device);
   if (resuming && cfg.out_dir.empty()) cfg.out_dir = cfg.resume_dir;
   fs::create_directories(cfg.out_dir);
   Tokenizer tok = Tokenizer::load(cfg.tokenizer_dir);
@@ -157,6 +177,15 @@ static int run_train(TrainConfig cfg) {
     std::printf("resuming %s at step %lld of %lld\n", cfg.resume_dir.c_str(), static_cast<long long>(step),
                 static_cast<long long>(cfg.steps));
   }
+  // On the GPU the weights, gradients, moments and activations live on the device; the host model
+  // and optimizer only carry them to and from the checkpoint files (the same files as on the CPU).
+  std::unique_ptr<GPTCuda> gpu;
+  if (on_gpu) {
+    gpu = std::make_unique<GPTCuda>(model, cfg.B, cfg.T);
+    gpu->upload_optimizer(opt);  // zero moments, or the resumed run's
+    std::printf("device: %s, %.2f GiB for parameters, gradients, moments and activations\n",
+                gpu->device_name().c_str(), static_cast<double>(gpu->device_bytes()) / (1 << 30));
+  }
 
   std::printf("model: %s, %lld parameters | batch %lld×%lld×%lld = %lld tokens/step | %lld steps\n",
               m.describe().c_str(), static_cast<long long>(model.num_params()), static_cast<long long>(accum),
@@ -169,6 +198,10 @@ static int run_train(TrainConfig cfg) {
   MetricsLog log(cfg.out_dir + "/metrics.jsonl", resuming);
   std::ofstream samples(cfg.out_dir + "/samples.txt", resuming ? std::ios::app : std::ios::trunc);
   auto save_all = [&](int64_t at_step) {
+    if (gpu) {  // the device's weights and moments come home first
+      gpu->download(model);
+      gpu->download_optimizer(opt);
+    }
     model.save(cfg.out_dir + "/model.bin");
     save_train_state(cfg.out_dir + "/state.bin", {at_step, opt.m(), opt.v(), loader.state(), dropout_rng.state(), best_val});
   };
@@ -183,27 +216,44 @@ static int run_train(TrainConfig cfg) {
     const bool last = step + 1 == cfg.steps;
     json record = {{"step", step}};
     if (step % cfg.eval_every == 0 || last) {
-      last_val = evaluate(model, val_batches);
+      last_val = gpu ? evaluate(*gpu, val_batches) : evaluate(model, val_batches);
       best_val = std::min(best_val, last_val);
       record["val_loss"] = last_val;
     }
     if (cfg.sample_every > 0 && (step % cfg.sample_every == 0 || last)) {
-      samples << "==== step " << step << " ====\n" << sample_text(model, tok, cfg.sample_tokens, cfg.seed + step) << "\n\n";
+      samples << "==== step " << step << " ====\n"
+              << (gpu ? sample_text(*gpu, tok, cfg.sample_tokens, cfg.seed + step)
+                      : sample_text(model, tok, cfg.sample_tokens, cfg.seed + step))
+              << "\n\n";
       samples.flush();
     }
 
     auto t0 = std::chrono::steady_clock::now();
     double train_loss = 0;
-    for (int64_t micro = 0; micro < accum; micro++) {
-      loader.next(x, y);
-      Tensor loss = model.loss(x, y, Tensor(), cfg.dropout > 0 ? &dropout_rng : nullptr);
-      train_loss += loss.item() / static_cast<double>(accum);
-      backward(loss, dloss);  // mean over the micro-batches
+    float grad_norm = 0, lr = 0;
+    if (gpu) {  // the same step on the device; the host waits once, for the loss and ‖g‖
+      gpu->zero_grad();
+      for (int64_t micro = 0; micro < accum; micro++) {
+        loader.next(x, y);
+        gpu->forward(x, y, Tensor(), 1.0f / static_cast<float>(accum));  // mean over the micro-batches
+        gpu->backward();
+      }
+      lr = schedule.at(step);
+      GPTCuda::StepResult r = gpu->adamw_step(lr, opt.config(), cfg.grad_clip);
+      train_loss = r.loss;
+      grad_norm = r.grad_norm;
+    } else {
+      for (int64_t micro = 0; micro < accum; micro++) {
+        loader.next(x, y);
+        Tensor loss = model.loss(x, y, Tensor(), cfg.dropout > 0 ? &dropout_rng : nullptr);
+        train_loss += loss.item() / static_cast<double>(accum);
+        backward(loss, dloss);  // mean over the micro-batches
+      }
+      grad_norm = clip_grad_norm(model.grads(), cfg.grad_clip);
+      lr = schedule.at(step);
+      opt.step(model.params(), model.grads(), lr);
+      model.zero_grad();
     }
-    float grad_norm = clip_grad_norm(model.grads(), cfg.grad_clip);
-    float lr = schedule.at(step);
-    opt.step(model.params(), model.grads(), lr);
-    model.zero_grad();
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ms_per_step = dt * 1e3;
     tokens_per_s = static_cast<double>(total_tokens) / dt;
@@ -239,6 +289,7 @@ static int run_train(TrainConfig cfg) {
                   {"tokens_per_s", tokens_per_s}, {"ms_per_step", ms_per_step},
                   {"parameters", model.num_params()}, {"model", m.describe()},
                   {"wall_time_s", bar.elapsed_s() - started}, {"config", config_json(cfg)}};
+  if (gpu) summary["device"] = gpu->device_name();
   write_json_atomic(cfg.out_dir + "/summary.json", summary);
   std::printf("done: val loss %.4f (best %.4f), %.0f tokens/s → %s\n", last_val, best_val, tokens_per_s,
               cfg.out_dir.c_str());
@@ -249,7 +300,8 @@ static int run_train(TrainConfig cfg) {
 // sample and eval
 
 static int run_sample(const std::string& model_path, const std::string& tokenizer_dir, const std::string& prompt,
-                      int64_t max_new, SamplingConfig sc, uint64_t seed) {
+                      int64_t max_new, SamplingConfig sc, uint64_t seed, const std::string& device) {
+  const bool on_gpu = use_cuda(device);
   GPT model = GPT::load(model_path);
   Tokenizer tok = Tokenizer::load(tokenizer_dir);
   if (tok.n_vocab() != model.config().V) {
@@ -266,7 +318,7 @@ static int run_sample(const std::string& model_path, const std::string& tokenize
   // Stream the text as it comes; a multi-byte character may span tokens, so print only whole
   // UTF-8 sequences (the decoder's U+FFFD would otherwise appear mid-character).
   std::string pending;
-  generate(model, ids, opt, sampler, [&](int32_t id) {
+  auto print_token = [&](int32_t id) {
     if (id == tok.eot_id()) return;
     pending += tok.decode_bytes(std::span<const int32_t>(&id, 1));
     size_t complete = pending.size();
@@ -279,18 +331,32 @@ static int run_sample(const std::string& model_path, const std::string& tokenize
     }
     std::cout << pending.substr(0, complete) << std::flush;
     pending.erase(0, complete);
-  });
+  };
+  if (on_gpu) {
+    GPTCuda gpu(model, 1, 1);  // decoding uses its own cache buffers: the smallest training arena
+    generate(gpu, ids, opt, sampler, print_token);
+  } else {
+    generate(model, ids, opt, sampler, print_token);
+  }
   if (!pending.empty()) std::cout << tok.decode(tok.encode(pending));
   std::cout << std::endl;
   return 0;
 }
 
-static int run_eval(const std::string& model_path, const std::string& data_dir, int64_t B, int64_t T) {
+static int run_eval(const std::string& model_path, const std::string& data_dir, int64_t B, int64_t T,
+                    const std::string& device) {
+  const bool on_gpu = use_cuda(device);
   GPT model = GPT::load(model_path);
   TokenDataset data = TokenDataset::load(data_dir);
   if (T == 0) T = model.config().max_T;
   auto batches = validation_batches(data, B, T, 1 << 30);
-  double loss = evaluate(model, batches);
+  double loss = 0;
+  if (on_gpu) {
+    GPTCuda gpu(model, B, T);
+    loss = evaluate(gpu, batches);
+  } else {
+    loss = evaluate(model, batches);
+  }
   std::printf("val loss %.4f over %zu batches of %lld×%lld tokens (%s)\n", loss, batches.size(),
               static_cast<long long>(B), static_cast<long long>(T), data_dir.c_str());
   return 0;
@@ -351,6 +417,52 @@ static int run_bench(const std::string& preset, int V, int64_t B, int64_t T, int
   return 0;
 }
 
+// The same measurement on the GPU (common/nn/gpt_cuda.h): one whole step — forward, backward, the
+// norm read back, AdamW — timed on the host after the device has finished it. MFU is against the
+// bf16 dense peak (--peak-gflops; 790 TFLOP/s, an H200's, unless given).
+static int run_bench_cuda(const std::string& preset, int V, int64_t B, int64_t T, int steps, double peak_gflops) {
+  GPTConfig mc = gpt_preset(preset, V);
+  GPT model(mc);
+  model.init_gpt2(1);
+  GPTCuda gpu(model, B, T);
+  const AdamWConfig adamw{0.9f, 0.95f, 1e-8f, 0.1f};
+  Rng rng(2);
+  std::vector<int32_t> xs(B * T), ys(B * T);
+  for (auto* v : {&xs, &ys})
+    for (auto& id : *v) id = static_cast<int32_t>(rng.below(static_cast<uint64_t>(mc.V)));
+  Tensor x = Tensor::from_ids({B, T}, xs), y = Tensor::from_ids({B, T}, ys);
+  std::vector<double> times;
+  std::vector<float> losses;
+  for (int i = 0; i < steps + 1; i++) {  // the first step loads the kernels
+    auto t0 = std::chrono::steady_clock::now();
+    gpu.zero_grad();
+    gpu.forward(x, y);
+    gpu.backward();
+    losses.push_back(gpu.adamw_step(1e-4f, adamw, 1.0f).loss);
+    gpu.synchronize();  // the update too: each time is a whole step
+    if (i > 0) times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::sort(times.begin(), times.end());
+  const double best = times.front(), median = times[times.size() / 2];
+  const double tokens_per_s = static_cast<double>(B * T) / best;
+  const double flops_per_s = train_flops_per_token(mc, T) * tokens_per_s;
+  Sampler sampler({1.0f, 0, 1.0f}, 3);
+  GenerateOptions gen;
+  gen.max_new_tokens = std::min<int64_t>(mc.max_T - 1, 128);
+  auto g0 = std::chrono::steady_clock::now();
+  auto out = generate(gpu, {0}, gen, sampler);
+  const double sample_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - g0).count();
+  json r = {{"peer", "stateofgpt"}, {"device", "cuda"}, {"gpu", gpu.device_name()}, {"model", preset},
+            {"B", B}, {"T", T}, {"parameters", model.num_params()}, {"ms_per_step", best * 1e3},
+            {"median_ms_per_step", median * 1e3}, {"tokens_per_s", tokens_per_s}, {"tflops", flops_per_s / 1e12},
+            {"mfu", flops_per_s / (peak_gflops * 1e9)}, {"peak_gflops_assumed", peak_gflops},
+            {"first_loss", losses.front()}, {"last_loss", losses.back()},  // ≈ ln V, then falling (one batch)
+            {"sample_tokens_per_s", static_cast<double>(out.size()) / sample_s},
+            {"device_memory_mb", static_cast<double>(gpu.device_bytes()) / 1e6}};
+  std::printf("%s\n", r.dump().c_str());
+  return 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 // command line
 
@@ -388,11 +500,13 @@ int main(int argc, char** argv) {
   train->add_option("--sample-tokens", tc.sample_tokens)->capture_default_str();
   train->add_option("--checkpoint-every", tc.checkpoint_every, "0: only at the end")->capture_default_str();
   train->add_option("--seed", tc.seed)->capture_default_str();
+  train->add_option("--device", tc.device, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
 
   std::string model_path, tokenizer_dir, prompt, data_dir;
   int64_t max_new = 256, eval_B = 8, eval_T = 0;
   SamplingConfig sc;
   uint64_t seed = 1337;
+  std::string device = "cpu";  // sample, eval, bench
   auto* sample = app.add_subcommand("sample", "generate text from a checkpoint (KV cache)");
   sample->add_option("--model", model_path, "model.bin")->required();
   sample->add_option("--tokenizer", tokenizer_dir, "tokenizer folder")->required();
@@ -402,12 +516,14 @@ int main(int argc, char** argv) {
   sample->add_option("--top-k", sc.top_k, "0 = off")->capture_default_str();
   sample->add_option("--top-p", sc.top_p, "1 = off")->capture_default_str();
   sample->add_option("--seed", seed)->capture_default_str();
+  sample->add_option("--device", device, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
 
   auto* eval = app.add_subcommand("eval", "mean loss of a checkpoint on a shard folder's validation split");
   eval->add_option("--model", model_path, "model.bin")->required();
   eval->add_option("--data", data_dir, "shard folder")->required();
   eval->add_option("--batch-size,-B", eval_B)->capture_default_str();
   eval->add_option("--seq-len,-T", eval_T, "default: the model's maxT");
+  eval->add_option("--device", device, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
 
   std::string bench_preset = "gpt2";
   int bench_V = 50257, bench_steps = 5;
@@ -419,7 +535,10 @@ int main(int argc, char** argv) {
   bench->add_option("--batch-size,-B", bench_B)->capture_default_str();
   bench->add_option("--seq-len,-T", bench_T)->capture_default_str();
   bench->add_option("--steps", bench_steps, "timed steps (after one warm-up step)")->capture_default_str();
-  bench->add_option("--peak-gflops", peak_gflops, "the machine's fp32 peak, for MFU")->capture_default_str();
+  CLI::Option* peak_option =
+      bench->add_option("--peak-gflops", peak_gflops, "the machine's peak for MFU: fp32 on the CPU; bf16 on the GPU "
+                                                      "(default there 790000, an H200)")->capture_default_str();
+  bench->add_option("--device", device, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
 
   FewshotOptions fs_opt;
   std::string fs_out;
@@ -440,8 +559,8 @@ int main(int argc, char** argv) {
       if (tc.out_dir.empty() && tc.resume_dir.empty()) throw std::invalid_argument("train: give --out RUN (or --resume RUN)");
       return run_train(tc);
     }
-    if (*sample) return run_sample(model_path, tokenizer_dir, prompt, max_new, sc, seed);
-    if (*eval) return run_eval(model_path, data_dir, eval_B, eval_T);
+    if (*sample) return run_sample(model_path, tokenizer_dir, prompt, max_new, sc, seed, device);
+    if (*eval) return run_eval(model_path, data_dir, eval_B, eval_T, device);
     if (*fewshot) {
       json r = fewshot_json(run_fewshot(fs_opt), fs_opt);
       std::printf("%-12s %8s %8s\n", "task", "correct", "accuracy");
@@ -451,6 +570,10 @@ int main(int argc, char** argv) {
       std::printf("all          %7.1f%% (%d-shot)\n", 100.0 * r["accuracy"].get<double>(), fs_opt.shots);
       if (!fs_out.empty()) write_json_atomic(fs_out, r);
       return 0;
+    }
+    if (*bench && use_cuda(device)) {
+      if (peak_option->count() == 0) peak_gflops = 790000.0;  // H200 bf16 dense
+      return run_bench_cuda(bench_preset, bench_V, bench_B, bench_T, bench_steps, peak_gflops);
     }
     if (*bench) return run_bench(bench_preset, bench_V, bench_B, bench_T, bench_steps, peak_gflops);
   } catch (const std::exception& e) {
