@@ -108,7 +108,7 @@ TEST(WorldRender, DefaultWorldSchemaAndManifest) {
   EXPECT_EQ(manifest["schema_version"], world_schema_version);
   EXPECT_EQ(manifest["seed"], WorldConfig{}.seed);
   EXPECT_EQ(manifest["config"], json::parse(config_to_json(WorldConfig{}).dump()));
-  EXPECT_EQ(manifest["people"]["train"], 150);
+  EXPECT_EQ(manifest["people"]["train"], 48);  // 80 people, 40% held out for the library
   for (TaskKind k : all_task_kinds) {
     double p = manifest["chance_level"][std::string(task_name(k))];
     EXPECT_GT(p, 0.0);

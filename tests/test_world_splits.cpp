@@ -76,7 +76,7 @@ TEST(WorldSplits, HeldOutPeopleNeverAppearInTrainingText) {
     EXPECT_FALSE(train_words.contains(p.name)) << split_name(p.split) << " person " << p.name << " in training text";
     if (p.split == Split::test) { EXPECT_FALSE(val_words.contains(p.name)) << "test person " << p.name << " in sft_val"; }
   }
-  EXPECT_EQ(heldout, 50);  // 25% of 200
+  EXPECT_EQ(heldout, std::lround(WorldConfig{}.people * WorldConfig{}.library_fraction));
   // the scan does find names: every train person is in the training text
   for (const Person& p : r.world.people)
     if (p.split == Split::train) { EXPECT_TRUE(train_words.contains(p.name)) << p.name; }

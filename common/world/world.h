@@ -32,11 +32,11 @@ struct WorldConfig {
   uint64_t seed = 1337;
 
   // ---- facts
-  int people = 200;                    // population (at most the 270 built-in names)
-  double library_fraction = 0.25;      // held out: appear only in the library (val + test)
+  int people = 80;                     // population (at most the 270 built-in names)
+  double library_fraction = 0.4;       // held out: appear only in the library (val + test)
   double library_val_share = 0.4;      // of the held-out people, this share is val, the rest test
   bool library_includes_all = true;    // the library documents train people too (distractors)
-  int docs_per_person = 6;             // pretraining documents per train person
+  int docs_per_person = 8;             // pretraining documents per train person
   int library_docs_per_person = 2;     // library documents per documented person
   int fact_qa_documents = 300;         // pretraining Q/A documents about train people
   int qa_per_document = 6;             // Q/A pairs per Q/A document (all Q/A documents)
@@ -46,7 +46,7 @@ struct WorldConfig {
   // ---- arithmetic
   int direct_max_digits = 2;           // operands of direct Q/A, RL prompts and evaluation
   int worked_max_digits = 3;           // operands of worked solutions and calculator traces
-  int arith_direct_train = 3000;       // direct Q/A pairs in pretraining
+  int arith_direct_train = 12000;      // direct Q/A pairs in pretraining
   int arith_worked_train = 1500;       // worked-solution documents in pretraining
   double expert_fraction = 0.5;        // share of worked documents written by experts
   double student_error_rate = 0.3;     // probability that a student's solution slips
@@ -54,7 +54,7 @@ struct WorldConfig {
   double pair_test_fraction = 0.1;     // … and for test
 
   // ---- strings
-  int string_direct_train = 2000;      // direct Q/A pairs in pretraining
+  int string_direct_train = 4000;      // direct Q/A pairs in pretraining
   int string_worked_train = 800;       // worked documents in pretraining
   double word_val_fraction = 0.2;      // anagram classes held out for val
   double word_test_fraction = 0.2;     // … and for test
