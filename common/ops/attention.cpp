@@ -75,16 +75,39 @@ static inline void softmax_in_place(float* att, int64_t n) {
   for (int64_t t2 = 0; t2 < n; t2++) att[t2] *= inv_sum;
 }
 
+// dst (HS) += Σ_{r<n} (scale · coefs[r·coef_stride]) · row_r, rows `row_stride` floats apart.
+// Sixteen lanes of dst at a time stay in registers across all n rows (a `dst[i] +=` in memory per
+// row would chain every row's add through a store and a reload); each lane still sums its rows in
+// order 0..n−1.
+static inline void accumulate_rows(float* dst, const float* coefs, int64_t coef_stride, float scale,
+                                   const float* rows, int64_t row_stride, int64_t n, int64_t HS) {
+  for (int64_t c = 0; c < HS; c += kKeyLanes) {
+    const int64_t width = std::min(kKeyLanes, HS - c);
+    float acc[kKeyLanes] = {};
+    for (int64_t j = 0; j < width; j++) acc[j] = dst[c + j];
+    if (width == kKeyLanes) {
+      for (int64_t r = 0; r < n; r++) {
+        const float a = coefs[r * coef_stride] * scale;
+        const float* row = rows + r * row_stride + c;
+#pragma omp simd
+        for (int64_t j = 0; j < kKeyLanes; j++) acc[j] += a * row[j];
+      }
+    } else {
+      for (int64_t r = 0; r < n; r++) {
+        const float a = coefs[r * coef_stride] * scale;
+        const float* row = rows + r * row_stride + c;
+        for (int64_t j = 0; j < width; j++) acc[j] += a * row[j];
+      }
+    }
+    for (int64_t j = 0; j < width; j++) dst[c + j] = acc[j];
+  }
+}
+
 // out (HS) = Σ_{t2<n} att[t2] · v_t2, rows `stride` floats apart.
 static inline void weighted_sum_of_rows(float* out, const float* att, const float* values, int64_t stride,
                                         int64_t n, int64_t HS) {
   for (int64_t i = 0; i < HS; i++) out[i] = 0.0f;
-  for (int64_t t2 = 0; t2 < n; t2++) {
-    const float* v = values + t2 * stride;  // (HS)
-    const float a = att[t2];
-#pragma omp simd
-    for (int64_t i = 0; i < HS; i++) out[i] += a * v[i];
-  }
+  accumulate_rows(out, att, 1, 1.0f, values, stride, n, HS);
 }
 
 void attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t C, int64_t NH) {
@@ -148,12 +171,7 @@ void attention_backward(float* dqkv, float* dpreatt, const float* dout, const fl
 #pragma omp simd
           for (int64_t t2 = 0; t2 <= t; t2++) dp[t2] = a[t2] * (datt[t2] - weighted);
           float* dq = dqkv + (b * T + t) * C3 + h * HS;  // (HS)
-          for (int64_t t2 = 0; t2 <= t; t2++) {
-            const float* k = keys + t2 * C3;
-            const float coef = dp[t2] * scale;
-#pragma omp simd
-            for (int64_t i = 0; i < HS; i++) dq[i] += coef * k[i];
-          }
+          accumulate_rows(dq, dp, 1, scale, keys, C3, t + 1, HS);  // dq_t += Σ dpreatt[t2]·scale·k_t2
         }
       }
     }
@@ -166,17 +184,11 @@ void attention_backward(float* dqkv, float* dpreatt, const float* dout, const fl
       for (int64_t t2 = 0; t2 < T; t2++) {
         float* dk = dqkv + (b * T + t2) * C3 + C + h * HS;  // (HS)
         float* dv = dk + C;                                  // (HS)
-        for (int64_t t = t2; t < T; t++) {
-          const int64_t at = ((b * NH + h) * T + t) * T + t2;
-          const float* q = qkv + (b * T + t) * C3 + h * HS;  // (HS)
-          const float* g = dout + (b * T + t) * C + h * HS;  // (HS)
-          const float coef = dpreatt[at] * scale, a = att[at];
-#pragma omp simd
-          for (int64_t i = 0; i < HS; i++) {
-            dk[i] += coef * q[i];
-            dv[i] += a * g[i];
-          }
-        }
+        const int64_t first = ((b * NH + h) * T + t2) * T + t2;  // (t = t2, t2) in (B,NH,T,T)
+        const float* q = qkv + (b * T + t2) * C3 + h * HS;     // q_t2, then every t > t2: stride 3C
+        const float* g = dout + (b * T + t2) * C + h * HS;     // dout_t2, then stride C
+        accumulate_rows(dk, dpreatt + first, T, scale, q, C3, T - t2, HS);  // dk += Σ_t dpreatt·scale·q_t
+        accumulate_rows(dv, att + first, T, 1.0f, g, C, T - t2, HS);        // dv += Σ_t att·dout_t
       }
     }
   }
