@@ -95,5 +95,25 @@ for run in ("full", "lora"):
 print("`sft chat --prompt \"What is 12 + 7?\"` with the full SFT model:\n")
 print("```\n" + open(os.path.join(out, "chat_example.txt")).read().strip() + "\n```")
 PY
-  echo "stage 03_sft: wrote $out/report.md"
+  # The same table, machine-readable: accuracy and well-formed rate per set, model and task, and
+  # each SFT run's cost (trainable %, file size, memory, wall time).
+  python3 - "$out" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+table = {"sets": {}, "runs": {}}
+for name in ("test", "seen", "train"):
+    table["sets"][name] = {}
+    for c in ("base_chat", "base_fewshot_doc", "full", "lora"):
+        r = json.load(open(os.path.join(out, f"eval_{name}_{c}.json")))
+        table["sets"][name][c] = {"accuracy": r["accuracy"], "well_formed_rate": r["well_formed_rate"],
+                                  "total": r["total"], "tasks": {t["task"]: t["accuracy"] for t in r["tasks"]}}
+for run in ("full", "lora"):
+    s = json.load(open(os.path.join(out, run, "summary.json")))
+    table["runs"][run] = {k: s[k] for k in ("trainable_parameters", "trainable_percent", "weights_file_bytes",
+                                            "training_state_bytes", "peak_rss_mb", "wall_time_s", "final_val_loss")}
+tmp = os.path.join(out, "summary.json.tmp")
+json.dump(table, open(tmp, "w"), indent=1)
+os.replace(tmp, os.path.join(out, "summary.json"))
+PY
+  echo "stage 03_sft: wrote $out/report.md and $out/summary.json"
 }
