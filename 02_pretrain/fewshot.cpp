@@ -24,6 +24,7 @@
 #include "common/tensor/random.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/world/grader.h"
+#include "common/world/question_set.h"
 #include "common/world/task.h"
 #include "common/world/world.h"
 
@@ -31,37 +32,11 @@ namespace sog {
 
 using json = nlohmann::json;
 
-namespace {
-
-struct Question {
-  std::string prompt, answer, task;
-};
-
-std::vector<Question> read_questions(const std::string& path) {
-  std::vector<Question> out;
-  int64_t line = 0;
-  for (const json& r : read_jsonl(path)) {
-    line++;
-    if (!r.contains("prompt") || !r.contains("answer") || !r.contains("task")) {
-      throw std::runtime_error(path + ":" + std::to_string(line) + ": expected fields \"prompt\", \"answer\", \"task\"");
-    }
-    out.push_back({r["prompt"].get<std::string>(), r["answer"].get<std::string>(), r["task"].get<std::string>()});
-  }
-  if (out.empty()) throw std::runtime_error(path + ": no questions");
-  return out;
-}
-
-std::string qa(const Question& q) { return "Q: " + q.prompt + "\nA: " + q.answer + "\n"; }
-
-}  // namespace
-
 FewshotReport run_fewshot(const FewshotOptions& opt) {
   GPT model = GPT::load(opt.model);
   Tokenizer tok = Tokenizer::load(opt.tokenizer);
-  std::vector<Question> questions = read_questions(opt.eval_file);
-  std::vector<Question> pool = read_questions(opt.shots_from.empty() ? opt.eval_file : opt.shots_from);
-  std::map<std::string, std::vector<size_t>> pool_by_task;
-  for (size_t i = 0; i < pool.size(); i++) pool_by_task[pool[i].task].push_back(i);
+  const std::vector<QuestionRow> questions = read_question_rows(opt.eval_file);
+  const ShotPool pool(read_question_rows(opt.shots_from.empty() ? opt.eval_file : opt.shots_from));
 
   Rng rng(opt.seed);
   Sampler greedy({0.0f, 0, 1.0f});
@@ -75,17 +50,9 @@ FewshotReport run_fewshot(const FewshotOptions& opt) {
   FewshotReport report;
   std::map<std::string, std::pair<int, int>> per_task;  // correct, total
   int64_t done = 0;
-  for (const Question& q : questions) {
+  for (const QuestionRow& q : questions) {
     if (opt.max_per_task > 0 && per_task[q.task].second >= opt.max_per_task) continue;
-    std::string page;
-    const auto& same = pool_by_task[q.task];
-    for (int k = 0, tries = 0; k < opt.shots && !same.empty() && tries < 10 * opt.shots; tries++) {
-      const Question& ex = pool[same[rng.below(same.size())]];
-      if (ex.prompt == q.prompt) continue;  // never show the answer itself
-      page += qa(ex);
-      k++;
-    }
-    page += "Q: " + q.prompt + "\nA:";
+    const std::string page = qa_sheet(pool.draw(q, opt.shots, rng), q.prompt);
     std::vector<int32_t> ids = tok.encode(page);
     ids.insert(ids.begin(), tok.eot_id());  // a new document starts
     const int64_t room = model.config().max_T - opt.max_new_tokens;

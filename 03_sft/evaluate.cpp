@@ -27,6 +27,7 @@
 #include "common/io/metrics.h"
 #include "common/tensor/random.h"
 #include "common/world/grader.h"
+#include "common/world/question_set.h"
 
 namespace sog {
 
@@ -59,39 +60,13 @@ static const char* mode_name(EvalMode m) {
   return m == EvalMode::chat ? "chat" : m == EvalMode::fewshot_doc ? "fewshot-doc" : "qa-fewshot";
 }
 
-namespace {
-
-struct Question {
-  std::string prompt, answer, task;
-};
-
-std::vector<Question> read_questions(const std::string& path) {
-  std::vector<Question> out;
-  int64_t line = 0;
-  for (const json& r : read_jsonl(path)) {
-    line++;
-    for (const char* field : {"prompt", "answer", "task"}) {
-      if (!r.contains(field) || !r[field].is_string()) {
-        throw std::runtime_error(path + ":" + std::to_string(line) + ": expected a string field \"" + field + "\"");
-      }
-    }
-    out.push_back({r["prompt"].get<std::string>(), r["answer"].get<std::string>(), r["task"].get<std::string>()});
-  }
-  if (out.empty()) throw std::runtime_error(path + ": no questions");
-  return out;
-}
-
-}  // namespace
-
 json run_eval(const EvalOptions& opt) {
   Tokenizer tok = Tokenizer::load(opt.tokenizer);
   SftModel sm = load_sft_model(opt.model, opt.lora, tok, opt.tokenizer);
   GPT& model = *sm.model;
   const ChatTokens chat_tokens(tok);
-  std::vector<Question> questions = read_questions(opt.eval_file);
-  std::vector<Question> pool = read_questions(opt.shots_from.empty() ? opt.eval_file : opt.shots_from);
-  std::map<std::string, std::vector<size_t>> pool_by_task;
-  for (size_t i = 0; i < pool.size(); i++) pool_by_task[pool[i].task].push_back(i);
+  const std::vector<QuestionRow> questions = read_question_rows(opt.eval_file);
+  const ShotPool pool(read_question_rows(opt.shots_from.empty() ? opt.eval_file : opt.shots_from));
 
   Rng rng(opt.seed);
   Sampler greedy({0.0f, 0, 1.0f});
@@ -112,27 +87,15 @@ json run_eval(const EvalOptions& opt) {
   std::map<std::string, Counts> per_task;
   json examples = json::array(), failures = json::array();
   int64_t done = 0;
-  for (const Question& q : questions) {
+  for (const QuestionRow& q : questions) {
     if (opt.max_per_task > 0 && per_task[q.task].total >= opt.max_per_task) continue;
     std::vector<int32_t> ids;
     if (opt.mode == EvalMode::chat) {
       ids = render_for_completion(tok, {{ChatRole::user, q.prompt}});
     } else {
-      std::vector<std::pair<std::string, std::string>> shots;
-      const auto& same = pool_by_task[q.task];
-      for (int k = 0, tries = 0; k < opt.shots && !same.empty() && tries < 10 * opt.shots; tries++) {
-        const Question& ex = pool[same[rng.below(same.size())]];
-        if (ex.prompt == q.prompt) continue;  // never show the answer itself
-        shots.push_back({ex.prompt, ex.answer});
-        k++;
-      }
-      std::string page;
-      if (opt.mode == EvalMode::fewshot_doc) {
-        page = fewshot_assistant_document(shots, q.prompt);
-      } else {
-        for (const auto& [p, a] : shots) page += "Q: " + p + "\nA: " + a + "\n";
-        page += "Q: " + q.prompt + "\nA:";
-      }
+      const SolvedExamples shots = pool.draw(q, opt.shots, rng);
+      const std::string page = opt.mode == EvalMode::fewshot_doc ? fewshot_assistant_document(shots, q.prompt)
+                                                                  : qa_sheet(shots, q.prompt);
       ids = tok.encode(page);
       ids.insert(ids.begin(), tok.eot_id());  // a new document starts
     }
