@@ -39,6 +39,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/ops/cuda_bf16_vector.cuh"
 #include "common/ops/cuda_ops.h"
 #include "common/tensor/cuda.h"
 #include "common/tensor/cuda_check.h"
@@ -51,8 +52,6 @@ constexpr float kLog2e = 1.4426950408889634f;
 constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kThreads = 128;  // every flash kernel
 constexpr int kKeyChunk = 16;  // keys per online-softmax rescale
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -229,24 +228,14 @@ void naive_backward(bf16* dqkv, float* scratch, const bf16* dout, const bf16* qk
 
 // ================================ flash: tiles, online softmax ================================
 
-struct alignas(16) Bf16x8 {
-  __nv_bfloat162 h[4];
-};
-
 // 8 consecutive bf16 as floats: one 16-byte load when `vec`, else 8 scalar loads.
 __device__ __forceinline__ void load8(float (&f)[8], const bf16* p, bool vec) {
   if (vec) {
-    const Bf16x8 x = *reinterpret_cast<const Bf16x8*>(p);
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      const float2 v = __bfloat1622float2(x.h[j]);
-      f[2 * j] = v.x;
-      f[2 * j + 1] = v.y;
-    }
-  } else {
-#pragma unroll
-    for (int j = 0; j < 8; j++) f[j] = __bfloat162float(p[j]);
+    load_bf16<8>(f, p);
+    return;
   }
+#pragma unroll
+  for (int j = 0; j < 8; j++) f[j] = __bfloat162float(p[j]);
 }
 
 // rows[r][0..HS) = src row (first + r) for r < ROWS, as floats; rows past n_rows are zero.

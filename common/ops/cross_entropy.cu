@@ -25,6 +25,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "common/ops/cuda_bf16_vector.cuh"
 #include "common/ops/cuda_ops.h"
 #include "common/tensor/cuda_check.h"
 
@@ -33,41 +34,6 @@ namespace sog::cuda {
 namespace {
 
 constexpr int kThreads = 512;
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
-struct alignas(16) Bf16x8 {
-  __nv_bfloat162 h[4];
-};
-
-template <int W>
-__device__ __forceinline__ void load_bf16(float (&f)[W], const bf16* p) {
-  if constexpr (W == 8) {
-    const Bf16x8 x = *reinterpret_cast<const Bf16x8*>(p);
-#pragma unroll
-    for (int j = 0; j < 4; j++) {
-      const float2 v = __bfloat1622float2(x.h[j]);
-      f[2 * j] = v.x;
-      f[2 * j + 1] = v.y;
-    }
-  } else {
-#pragma unroll
-    for (int j = 0; j < W; j++) f[j] = __bfloat162float(p[j]);
-  }
-}
-
-template <int W>
-__device__ __forceinline__ void store_bf16(bf16* p, const float (&f)[W]) {
-  if constexpr (W == 8) {
-    Bf16x8 x;
-#pragma unroll
-    for (int j = 0; j < 4; j++) x.h[j] = __floats2bfloat162_rn(f[2 * j], f[2 * j + 1]);
-    *reinterpret_cast<Bf16x8*>(p) = x;
-  } else {
-#pragma unroll
-    for (int j = 0; j < W; j++) p[j] = __float2bfloat16_rn(f[j]);
-  }
-}
 
 // The softmax statistics of a set of numbers: max m and s = Σ exp(x − m); (−∞, 0) is the empty set.
 struct MaxSum {

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/ops/cuda_bf16_vector.cuh"
 #include "common/ops/cuda_ops.h"
 #include "common/tensor/cuda_check.h"
 
@@ -27,13 +28,7 @@ int grid_for(int64_t work_items) {
   return int(std::max<int64_t>(1, std::min<int64_t>(blocks, 132 * 16)));
 }
 
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 // 8 bf16 in 16 bytes.
-struct alignas(16) Bf16x8 {
-  __nv_bfloat162 h[4];
-};
-
 // Vectors [0, n_vec) in 16-byte accesses; elements [tail_start, n) one by one.
 __global__ void float_to_bf16_kernel(bf16* out, const float* inp, int64_t n_vec8, int64_t tail_start, int64_t n) {
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;

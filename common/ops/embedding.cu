@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/ops/cuda_bf16_vector.cuh"
 #include "common/ops/cuda_ops.h"
 #include "common/tensor/cuda_check.h"
 
@@ -28,12 +29,6 @@ namespace sog::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
-struct alignas(16) Bf16x8 {
-  __nv_bfloat162 h[4];
-};
 
 // Vector path: one thread per 8 channels of one (b, t). idx = (b·T + t)·(C/8) + c8.
 __global__ void encoder_forward_vec8_kernel(bf16* out, const int32_t* ids, const bf16* wte, const bf16* wpe, int B,

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "common/ops/cuda_bf16_vector.cuh"
 #include "common/ops/cuda_ops.h"
 #include "common/tensor/cuda_check.h"
 
@@ -28,12 +29,6 @@ int grid_for(int64_t work_items) {
   const int64_t blocks = (work_items + kThreads - 1) / kThreads;
   return int(std::max<int64_t>(1, std::min<int64_t>(blocks, 132 * 16)));
 }
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
-struct alignas(16) Bf16x8 {
-  __nv_bfloat162 h[4];
-};
 
 __device__ __forceinline__ float gelu_value(float x) {
   const float u = kGeluScale * (x + 0.044715f * x * x * x);
