@@ -142,7 +142,7 @@ void attention_forward(float* out, float* att, const float* qkv, int64_t B, int6
 }
 
 void attention_backward(float* dqkv, float* dpreatt, const float* dout, const float* qkv, const float* att,
-                        int64_t B, int64_t T, int64_t C, int64_t NH) {
+                        int64_t B, int64_t T, int64_t C, int64_t NH, bool accumulate) {
   const int64_t C3 = 3 * C, HS = C / NH;
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
   const bool parallel = B * NH * T * T * HS > (1 << 16);
@@ -171,6 +171,7 @@ void attention_backward(float* dqkv, float* dpreatt, const float* dout, const fl
 #pragma omp simd
           for (int64_t t2 = 0; t2 <= t; t2++) dp[t2] = a[t2] * (datt[t2] - weighted);
           float* dq = dqkv + (b * T + t) * C3 + h * HS;  // (HS)
+          if (!accumulate) std::fill(dq, dq + HS, 0.0f);  // a fresh gradient: this item owns the row
           accumulate_rows(dq, dp, 1, scale, keys, C3, t + 1, HS);  // dq_t += Σ dpreatt[t2]·scale·k_t2
         }
       }
@@ -184,6 +185,10 @@ void attention_backward(float* dqkv, float* dpreatt, const float* dout, const fl
       for (int64_t t2 = 0; t2 < T; t2++) {
         float* dk = dqkv + (b * T + t2) * C3 + C + h * HS;  // (HS)
         float* dv = dk + C;                                  // (HS)
+        if (!accumulate) {
+          std::fill(dk, dk + HS, 0.0f);
+          std::fill(dv, dv + HS, 0.0f);
+        }
         const int64_t first = ((b * NH + h) * T + t2) * T + t2;  // (t = t2, t2) in (B,NH,T,T)
         const float* q = qkv + (b * T + t2) * C3 + h * HS;     // q_t2, then every t > t2: stride 3C
         const float* g = dout + (b * T + t2) * C + h * HS;     // dout_t2, then stride C
@@ -223,7 +228,9 @@ Tensor attention(const Tensor& qkv, int NH) {
   attention_forward(out.f32(), att.f32(), qkv.f32(), B, T, C, NH);
   record("attention", out, [qkv, att, B, T, C, NH](const Tensor& dout) {
     Tensor dpreatt = Tensor::empty({B, NH, T, T});  // (B,NH,T,T) scratch
-    attention_backward(qkv.grad_ref().f32(), dpreatt.f32(), dout.f32(), qkv.f32(), att.f32(), B, T, C, NH);
+    bool fresh = false;
+    float* dqkv = qkv.grad_ref(&fresh).f32();
+    attention_backward(dqkv, dpreatt.f32(), dout.f32(), qkv.f32(), att.f32(), B, T, C, NH, /*accumulate=*/!fresh);
   });
   return out;
 }

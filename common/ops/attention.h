@@ -30,9 +30,10 @@ namespace sog {
 
 // out (B,T,C) written; att (B,NH,T,T) written unless nullptr (inference keeps no probabilities).
 void attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t C, int64_t NH);
-// dqkv (B,T,3C) accumulates; dpreatt (B,NH,T,T) is scratch (overwritten where t2 ≤ t).
+// dqkv (B,T,3C) accumulates, or without accumulate is written (not read: it may be a fresh,
+// unzeroed gradient); dpreatt (B,NH,T,T) is scratch (overwritten where t2 ≤ t).
 void attention_backward(float* dqkv, float* dpreatt, const float* dout, const float* qkv, const float* att,
-                        int64_t B, int64_t T, int64_t C, int64_t NH);
+                        int64_t B, int64_t T, int64_t C, int64_t NH, bool accumulate = true);
 
 // The differentiable op: qkv (B,T,3C) → (B,T,C), with C = 3C/3 divisible by NH.
 Tensor attention(const Tensor& qkv, int NH);

@@ -1,5 +1,6 @@
 #include "common/ops/cross_entropy.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -52,9 +53,10 @@ void cross_entropy_forward(float* losses, float* lse, const float* logits, const
 
 void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
                             const float* weights, float dloss_over_wsum, int64_t N, int64_t V, int64_t Vp,
-                            int32_t ignore_index) {
+                            int32_t ignore_index, bool accumulate) {
 #pragma omp parallel for if (N * V > kParallelFloats)
   for (int64_t i = 0; i < N; i++) {
+    if (!accumulate) std::fill(dlogits + i * Vp, dlogits + (i + 1) * Vp, 0.0f);  // the row, while it is hot
     float scale = weights ? weights[i] * dloss_over_wsum : dloss_over_wsum;
     if (targets[i] == ignore_index || scale == 0.0f) continue;
     row_softmax_grad(dlogits + i * Vp, logits + i * Vp, lse[i], targets[i], scale, V);
@@ -164,8 +166,10 @@ Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& 
   if (wsum > 0.0 && should_record({&logits})) {
     record("cross_entropy", out, [logits, targets, weights, lse, wsum, ignore_index, N, V, Vp](const Tensor& dout) {
       float scale = static_cast<float>(dout.f32()[0] / wsum);
-      cross_entropy_backward(logits.grad_ref().f32(), logits.f32(), lse.f32(), targets.i32(),
-                             weights.defined() ? weights.f32() : nullptr, scale, N, V, Vp, ignore_index);
+      bool fresh = false;
+      float* dlogits = logits.grad_ref(&fresh).f32();
+      cross_entropy_backward(dlogits, logits.f32(), lse.f32(), targets.i32(), weights.defined() ? weights.f32() : nullptr,
+                             scale, N, V, Vp, ignore_index, /*accumulate=*/!fresh);
     });
   } else if (should_record({&logits})) {
     // Σw = 0: the loss is the constant 0; record it so backward() still reaches the logits (as 0s).

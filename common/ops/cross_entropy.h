@@ -43,10 +43,11 @@ namespace sog {
 void cross_entropy_forward(float* losses, float* lse, const float* logits, const int32_t* targets, int64_t N,
                            int64_t V, int64_t Vp, int32_t ignore_index);
 // dlogits (N,Vp) += (p − onehot) · row_scale_i with row_scale_i = w_i · dloss_over_wsum (w_i = 1 when
-// weights is nullptr); ignored rows are skipped.
+// weights is nullptr); ignored rows are skipped. Without accumulate dlogits is written instead,
+// zeros included (ignored rows, padded columns): it may be a fresh, unzeroed gradient.
 void cross_entropy_backward(float* dlogits, const float* logits, const float* lse, const int32_t* targets,
                             const float* weights, float dloss_over_wsum, int64_t N, int64_t V, int64_t Vp,
-                            int32_t ignore_index);
+                            int32_t ignore_index, bool accumulate = true);
 
 // out (N) = log p at ids (N); lse (N) is saved for the backward.
 void gather_logprobs_forward(float* out, float* lse, const float* logits, const int32_t* ids, int64_t N, int64_t V,

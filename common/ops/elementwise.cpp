@@ -343,6 +343,22 @@ void maximum_backward(float* da, float* db, const float* a, const float* b, cons
 // The gradient buffer of t, or nullptr when t needs no gradient.
 static float* grad_or_null(const Tensor& t) { return t.requires_grad() ? t.grad_ref().f32() : nullptr; }
 
+// For add's backward: the gradient buffer of t, or nullptr when there is nothing left to add. An
+// operand shaped like the output whose gradient does not exist yet gets dout itself, copied into a
+// fresh buffer (no zeroing, no read of zeros) — the residual stream's gradients take this path.
+static float* add_grad_or_copy(const Tensor& t, const Tensor& dout) {
+  if (!t.requires_grad()) return nullptr;
+  if (t.shape() != dout.shape()) return t.grad_ref().f32();
+  bool fresh = false;
+  float* g = t.grad_ref(&fresh).f32();
+  if (!fresh) return g;
+  const float* d = dout.f32();
+  const int64_t N = dout.numel();
+#pragma omp parallel for simd if (N > kParallelFloats)
+  for (int64_t i = 0; i < N; i++) g[i] = d[i];
+  return nullptr;
+}
+
 Tensor add(const Tensor& a, const Tensor& b) {
   require_cpu_f32(a, "add", "a");
   require_cpu_f32(b, "add", "b");
@@ -351,7 +367,7 @@ Tensor add(const Tensor& a, const Tensor& b) {
   add_forward(out.f32(), a.f32(), b.f32(), bc);
   if (should_record({&a, &b})) {
     record("add", out, [a, b, bc](const Tensor& dout) {
-      add_backward(grad_or_null(a), grad_or_null(b), dout.f32(), bc);
+      add_backward(add_grad_or_copy(a, dout), add_grad_or_copy(b, dout), dout.f32(), bc);
     });
   }
   return out;

@@ -17,15 +17,20 @@ void gelu_forward(float* out, const float* inp, int64_t N) {
   }
 }
 
-void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N) {
+static inline float gelu_local_grad(float x) {
+  float u = kGeluScale * (x + 0.044715f * x * x * x);
+  float th = tanh_poly(u);
+  float sech2 = 1.0f - th * th;
+  return 0.5f * (1.0f + th) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
+void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N, bool accumulate) {
+  if (accumulate) {
 #pragma omp parallel for simd if (N > (1 << 15))
-  for (int64_t i = 0; i < N; i++) {
-    float x = inp[i];
-    float u = kGeluScale * (x + 0.044715f * x * x * x);
-    float th = tanh_poly(u);
-    float sech2 = 1.0f - th * th;
-    float local = 0.5f * (1.0f + th) + 0.5f * x * sech2 * kGeluScale * (1.0f + 3.0f * 0.044715f * x * x);
-    dinp[i] += local * dout[i];
+    for (int64_t i = 0; i < N; i++) dinp[i] += gelu_local_grad(inp[i]) * dout[i];
+  } else {
+#pragma omp parallel for simd if (N > (1 << 15))
+    for (int64_t i = 0; i < N; i++) dinp[i] = gelu_local_grad(inp[i]) * dout[i];
   }
 }
 
@@ -35,7 +40,9 @@ Tensor gelu(const Tensor& x) {
   gelu_forward(out.f32(), x.f32(), x.numel());
   if (should_record({&x})) {
     record("gelu", out, [x](const Tensor& dout) {
-      gelu_backward(x.grad_ref().f32(), x.f32(), dout.f32(), x.numel());
+      bool fresh = false;
+      float* dx = x.grad_ref(&fresh).f32();
+      gelu_backward(dx, x.f32(), dout.f32(), x.numel(), /*accumulate=*/!fresh);
     });
   }
   return out;

@@ -8,9 +8,10 @@
 
 namespace sog {
 
-// Kernels on raw buffers of N floats. The backward accumulates: dinp += dy/dx · dout.
+// Kernels on raw buffers of N floats. The backward accumulates: dinp += dy/dx · dout; or, without
+// accumulate, writes dinp = dy/dx · dout (dinp is not read: it may be a fresh, unzeroed gradient).
 void gelu_forward(float* out, const float* inp, int64_t N);
-void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N);
+void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N, bool accumulate = true);
 
 // The differentiable op.
 Tensor gelu(const Tensor& x);

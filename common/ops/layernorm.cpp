@@ -37,7 +37,8 @@ void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, c
 }
 
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                        const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C) {
+                        const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C,
+                        bool accumulate_dinp) {
   const int64_t chunks = (N + kLayerNormRowsPerChunk - 1) / kLayerNormRowsPerChunk;
   const bool want_params = dweight != nullptr || dbias != nullptr;
   std::vector<float> partial(want_params ? chunks * 2 * C : 0, 0.0f);  // (chunks, 2, C): dweight, dbias
@@ -67,7 +68,8 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* 
         for (int64_t i = 0; i < C; i++) {
           float norm = (x[i] - m) * s;
           float dnorm = weight[i] * g[i];
-          dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+          const float d = (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+          dx[i] = accumulate_dinp ? dx[i] + d : d;
         }
       }
       if (want_params) {
@@ -108,10 +110,11 @@ Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, floa
   layernorm_forward(out.f32(), mean.f32(), rstd.f32(), x.f32(), weight.f32(), bias.f32(), N, C, eps);
   if (should_record({&x, &weight, &bias})) {
     record("layernorm", out, [x, weight, bias, mean, rstd, N, C](const Tensor& dout) {
-      float* dx = x.requires_grad() ? x.grad_ref().f32() : nullptr;
+      bool fresh_x = false;
+      float* dx = x.requires_grad() ? x.grad_ref(&fresh_x).f32() : nullptr;
       float* dw = weight.requires_grad() ? weight.grad_ref().f32() : nullptr;
       float* db = bias.requires_grad() ? bias.grad_ref().f32() : nullptr;
-      layernorm_backward(dx, dw, db, dout.f32(), x.f32(), weight.f32(), mean.f32(), rstd.f32(), N, C);
+      layernorm_backward(dx, dw, db, dout.f32(), x.f32(), weight.f32(), mean.f32(), rstd.f32(), N, C, !fresh_x);
     });
   }
   return out;

@@ -26,8 +26,10 @@ constexpr int64_t kLayerNormRowsPerChunk = 32;
 void layernorm_forward(float* out, float* mean, float* rstd, const float* inp, const float* weight,
                        const float* bias, int64_t N, int64_t C, float eps);
 // Accumulates into dinp (N,C), dweight (C), dbias (C); any of the three may be nullptr (not wanted).
+// Without accumulate_dinp, dinp is written, not read (it may be a fresh, unzeroed gradient).
 void layernorm_backward(float* dinp, float* dweight, float* dbias, const float* dout, const float* inp,
-                        const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C);
+                        const float* weight, const float* mean, const float* rstd, int64_t N, int64_t C,
+                        bool accumulate_dinp = true);
 
 // The differentiable op: x (...,C), weight (C), bias (C) → (...,C).
 Tensor layernorm(const Tensor& x, const Tensor& weight, const Tensor& bias, float eps = 1e-5f);

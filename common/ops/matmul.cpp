@@ -16,12 +16,13 @@ namespace sog {
 //   dB (K,N) += op(A)ᵀ (K,M) · dC (M,N)      op(A)ᵀ is A read with the opposite trans_a flag
 //   dB (N,K) += dCᵀ (N,M) · op(A) (M,K)      dC stored (M,N) is dCᵀ with trans_a
 static void matmul_backward_with(MatmulFn gemm, float* dA, float* dB, const float* dC, const float* A, const float* B,
-                                 int64_t M, int64_t K, int64_t N, bool trans_a, bool trans_b) {
+                                 int64_t M, int64_t K, int64_t N, bool trans_a, bool trans_b,
+                                 bool overwrite_dA = false) {
   if (dA) {
     if (!trans_a)
-      gemm(dA, dC, B, nullptr, M, N, K, false, !trans_b, true);
+      gemm(dA, dC, B, nullptr, M, N, K, false, !trans_b, !overwrite_dA);
     else
-      gemm(dA, B, dC, nullptr, K, N, M, trans_b, true, true);
+      gemm(dA, B, dC, nullptr, K, N, M, trans_b, true, !overwrite_dA);
   }
   if (dB) {
     if (!trans_b)
@@ -32,8 +33,8 @@ static void matmul_backward_with(MatmulFn gemm, float* dA, float* dB, const floa
 }
 
 void matmul_backward(float* dA, float* dB, const float* dC, const float* A, const float* B, int64_t M, int64_t K,
-                     int64_t N, bool trans_a, bool trans_b) {
-  matmul_backward_with(matmul_forward, dA, dB, dC, A, B, M, K, N, trans_a, trans_b);
+                     int64_t N, bool trans_a, bool trans_b, bool overwrite_dA) {
+  matmul_backward_with(matmul_forward, dA, dB, dC, A, B, M, K, N, trans_a, trans_b, overwrite_dA);
 }
 
 void matmul_backward_bf16b(float* dA, const float* dC, const uint16_t* B, int64_t M, int64_t K, int64_t N,
@@ -130,10 +131,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   if (should_record({&a, &b})) {
     record("matmul", out,
            [a, b, trans_a, trans_b, M, K, N, batch, a_stride, b_stride, c_stride, fold, flops](const Tensor& dout) {
-             float* dA = a.requires_grad() ? a.grad_ref().f32() : nullptr;
+             bool fresh_a = false;  // dA is written whole by the first gemm: no zeroing needed
+             float* dA = a.requires_grad() ? a.grad_ref(&fresh_a).f32() : nullptr;
              float* dB = b.requires_grad() ? b.grad_ref().f32() : nullptr;
              if (fold) {
-               matmul_backward(dA, dB, dout.f32(), a.f32(), b.f32(), batch * M, K, N, false, trans_b);
+               matmul_backward(dA, dB, dout.f32(), a.f32(), b.f32(), batch * M, K, N, false, trans_b, fresh_a);
                return;
              }
              // Each matrix has its own dA (and its own dB when b is batched): those run side by side.
@@ -142,7 +144,8 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
              for_each_matrix(batch, flops, true, [&](int64_t i, MatmulFn gemm) {
                matmul_backward_with(gemm, dA ? dA + i * a_stride : nullptr,
                                     dB && !shared_db ? dB + i * b_stride : nullptr, dout.f32() + i * c_stride,
-                                    a.f32() + i * a_stride, b.f32() + i * b_stride, M, K, N, trans_a, trans_b);
+                                    a.f32() + i * a_stride, b.f32() + i * b_stride, M, K, N, trans_a, trans_b,
+                                    fresh_a);
              });
              if (dB && shared_db) {
                for_each_matrix(batch, flops, false, [&](int64_t i, MatmulFn gemm) {
@@ -189,9 +192,10 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   if (should_record({&x, &weight, &bias})) {
     record("linear", out, [x, weight, bias, has_bias, M, C, OC](const Tensor& dout) {
       // y = x · weightᵀ is C = op(A)·op(B) with A = x (M,C), B = weight (OC,C), trans_b.
-      matmul_backward(x.requires_grad() ? x.grad_ref().f32() : nullptr,
-                      weight.requires_grad() ? weight.grad_ref().f32() : nullptr, dout.f32(), x.f32(), weight.f32(), M,
-                      C, OC, false, true);
+      bool fresh_x = false;  // (set before the call: argument order is unspecified)
+      float* dx = x.requires_grad() ? x.grad_ref(&fresh_x).f32() : nullptr;
+      matmul_backward(dx, weight.requires_grad() ? weight.grad_ref().f32() : nullptr, dout.f32(), x.f32(),
+                      weight.f32(), M, C, OC, false, true, fresh_x);
       if (has_bias && bias.requires_grad()) bias_backward(bias.grad_ref().f32(), dout.f32(), M, OC);
     });
   }

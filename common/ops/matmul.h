@@ -34,9 +34,10 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor());
 
-// The backward of C = op(A)·op(B) on raw buffers: dA += …, dB += … (either may be null to skip it).
+// The backward of C = op(A)·op(B) on raw buffers: dA += …, dB += … (either may be null to skip it);
+// with overwrite_dA, dA = … (dA may then hold garbage on entry: a fresh gradient, Tensor::grad_ref).
 void matmul_backward(float* dA, float* dB, const float* dC, const float* A, const float* B, int64_t M, int64_t K,
-                     int64_t N, bool trans_a, bool trans_b);
+                     int64_t N, bool trans_a, bool trans_b, bool overwrite_dA = false);
 // dA (M,K) += dC (M,N) · op(B)ᵀ with B in bf16 (no trans_a; B gets no gradient).
 void matmul_backward_bf16b(float* dA, const float* dC, const uint16_t* B, int64_t M, int64_t K, int64_t N,
                            bool trans_b);

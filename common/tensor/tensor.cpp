@@ -357,6 +357,13 @@ Tensor& Tensor::grad_ref() const {
   return impl.grad;
 }
 
+Tensor& Tensor::grad_ref(bool* fresh) const {
+  auto& impl = checked(impl_);
+  *fresh = !impl.grad.defined();
+  if (*fresh) impl.grad = empty(impl.shape, DType::f32, device());
+  return impl.grad;
+}
+
 void Tensor::zero_grad() const {
   auto& impl = checked(impl_);
   if (impl.grad.defined()) impl.grad.zero();
