@@ -72,18 +72,31 @@ static void scores_block(float* s, const float* q0, int64_t q_stride, int64_t nq
   }
 }
 
+// Σ_{t2<n} x[t2]·y[t2] (y = nullptr: Σ x[t2]) in one fixed order: sixteen lane sums over t2 ≡ j
+// (mod 16), then the lanes 0..15. A vectorised `reduction(+)` may group the terms by the pointers'
+// alignment, and the scratch rows of two threads need not be aligned alike: this keeps a head's
+// numbers the same whichever thread computes it, and whatever the blocking.
+static inline float sum_fixed_order(const float* x, const float* y, int64_t n) {
+  float lanes[kKeyLanes] = {};
+  int64_t t2 = 0;
+  for (; t2 + kKeyLanes <= n; t2 += kKeyLanes) {
+#pragma omp simd
+    for (int64_t j = 0; j < kKeyLanes; j++) lanes[j] += y ? x[t2 + j] * y[t2 + j] : x[t2 + j];
+  }
+  for (int64_t j = 0; t2 + j < n; j++) lanes[j] += y ? x[t2 + j] * y[t2 + j] : x[t2 + j];
+  float sum = 0.0f;
+  for (int64_t j = 0; j < kKeyLanes; j++) sum += lanes[j];
+  return sum;
+}
+
 // att[0..n) = softmax(att[0..n)) in place, exp through exp_poly (vectorised).
 static inline void softmax_in_place(float* att, int64_t n) {
   float maxval = -INFINITY;
   for (int64_t t2 = 0; t2 < n; t2++) maxval = att[t2] > maxval ? att[t2] : maxval;
-  float sum = 0.0f;  // subtracting the max keeps exp() in range; it cancels in the ratio
-#pragma omp simd reduction(+ : sum)
-  for (int64_t t2 = 0; t2 < n; t2++) {
-    const float e = exp_poly(att[t2] - maxval);
-    att[t2] = e;
-    sum += e;
-  }
-  const float inv_sum = 1.0f / sum;
+  // Subtracting the max keeps exp() in range; it cancels in the ratio.
+#pragma omp simd
+  for (int64_t t2 = 0; t2 < n; t2++) att[t2] = exp_poly(att[t2] - maxval);
+  const float inv_sum = 1.0f / sum_fixed_order(att, nullptr, n);
 #pragma omp simd
   for (int64_t t2 = 0; t2 < n; t2++) att[t2] *= inv_sum;
 }
@@ -205,9 +218,7 @@ void attention_backward(float* dqkv, float* dpreatt, const float* dout, const fl
             const float* a = att + ((b * NH + h) * T + t + r) * T;  // (T)
             const float* dr = datt + r * ld;
             float* dp = dp0 + r * T;
-            float weighted = 0.0f;  // Σ_t3 att[t3] · datt[t3]
-#pragma omp simd reduction(+ : weighted)
-            for (int64_t t2 = 0; t2 <= t + r; t2++) weighted += a[t2] * dr[t2];
+            const float weighted = sum_fixed_order(a, dr, t + r + 1);  // Σ_t3 att[t3] · datt[t3]
 #pragma omp simd
             for (int64_t t2 = 0; t2 <= t + r; t2++) dp[t2] = a[t2] * (dr[t2] - weighted);
             for (int64_t t2 = t + r + 1; t2 < T; t2++) dp[t2] = 0.0f;
