@@ -178,25 +178,35 @@ __attribute__((always_inline)) static inline void pack_a_panel(float* dst, const
 
 
 // A B micro-panel: rows [k0, k0+kc) of op(B), columns [j0, j0+cols), stored k-major: dst[k·NR + j].
-// Columns beyond `cols` are zero.
-static void pack_b_panel(float* dst, const float* B, int64_t K, int64_t N, bool trans_b, int64_t j0, int64_t cols,
+// Columns beyond `cols` are zero. TB is B's element type: float, or uint16_t for a bf16 B, which is
+// widened to f32 as the panel is written (the only place a bf16 weight is read; bf16 → f32 is a
+// 16-bit shift, exact). The layout of dst is the same for both, so everything after packing is shared.
+static inline float to_f32(float b) { return b; }
+static inline float to_f32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+#ifdef __AVX512F__
+static inline __m512 load_f32x16(const float* p) { return _mm512_loadu_ps(p); }
+static inline __m512 load_f32x16(const uint16_t* p) { return load_bf16x16(p); }
+#endif
+
+template <typename TB>
+static void pack_b_panel(float* dst, const TB* B, int64_t K, int64_t N, bool trans_b, int64_t j0, int64_t cols,
                          int64_t k0, int64_t kc) {
   if (!trans_b) {  // B stored (K,N): row k of the panel is contiguous
     for (int64_t k = 0; k < kc; k++) {
-      const float* src = B + (k0 + k) * N + j0;
+      const TB* src = B + (k0 + k) * N + j0;
       float* d = dst + k * NR;
 #ifdef __AVX512F__
-      if (k + kPrefetchAhead < kc) {  // rows N floats apart: request them early
+      if (k + kPrefetchAhead < kc) {  // rows N elements apart: request them early
         _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead * N), _MM_HINT_T0);
         _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead * N + NR - 1), _MM_HINT_T0);
       }
       if (cols == NR) {
-        _mm512_store_ps(d, _mm512_loadu_ps(src));
-        _mm512_store_ps(d + 16, _mm512_loadu_ps(src + 16));
+        _mm512_store_ps(d, load_f32x16(src));
+        _mm512_store_ps(d + 16, load_f32x16(src + 16));
         continue;
       }
 #endif
-      for (int64_t j = 0; j < cols; j++) d[j] = src[j];
+      for (int64_t j = 0; j < cols; j++) d[j] = to_f32(src[j]);
       for (int64_t j = cols; j < NR; j++) d[j] = 0.0f;
     }
     return;
@@ -209,7 +219,7 @@ static void pack_b_panel(float* dst, const float* B, int64_t K, int64_t N, bool 
       // Two 16×16 transposes in registers: load 16 k-values of each of 32 rows of B.
       for (int64_t half = 0; half < NR; half += 16) {
         __m512 r[16];
-        for (int j = 0; j < 16; j++) r[j] = _mm512_loadu_ps(B + (j0 + half + j) * K + k0 + ks);
+        for (int j = 0; j < 16; j++) r[j] = load_f32x16(B + (j0 + half + j) * K + k0 + ks);
         transpose_16x16(r);  // r[k] now holds element k of each of the 16 rows: row k of the panel
         for (int k = 0; k < 16; k++) _mm512_store_ps(dst + (ks + k) * NR + half, r[k]);
       }
@@ -217,53 +227,8 @@ static void pack_b_panel(float* dst, const float* B, int64_t K, int64_t N, bool 
     }
 #endif
     for (int64_t j = 0; j < cols; j++) {
-      const float* src = B + (j0 + j) * K + k0 + ks;
-      for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = src[k];
-    }
-    for (int64_t j = cols; j < NR; j++)
-      for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = 0.0f;
-  }
-}
-
-// The same panel from a bf16 B, widened to f32 as it is written (the only place a bf16 weight is
-// read). The layout of dst is exactly the f32 one, so everything after packing is shared.
-static inline float widen(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
-
-static void pack_b_panel(float* dst, const uint16_t* B, int64_t K, int64_t N, bool trans_b, int64_t j0, int64_t cols,
-                         int64_t k0, int64_t kc) {
-  if (!trans_b) {  // B stored (K,N): row k of the panel is contiguous
-    for (int64_t k = 0; k < kc; k++) {
-      const uint16_t* src = B + (k0 + k) * N + j0;
-      float* d = dst + k * NR;
-#ifdef __AVX512F__
-      if (cols == NR) {
-        _mm512_store_ps(d, load_bf16x16(src));
-        _mm512_store_ps(d + 16, load_bf16x16(src + 16));
-        continue;
-      }
-#endif
-      for (int64_t j = 0; j < cols; j++) d[j] = widen(src[j]);
-      for (int64_t j = cols; j < NR; j++) d[j] = 0.0f;
-    }
-    return;
-  }
-  // B stored (N,K): a transpose, in slices of 16 k as the f32 version.
-  for (int64_t ks = 0; ks < kc; ks += 16) {
-    const int64_t kn = std::min<int64_t>(16, kc - ks);
-#ifdef __AVX512F__
-    if (kn == 16 && cols == NR) {
-      for (int64_t half = 0; half < NR; half += 16) {
-        __m512 r[16];
-        for (int j = 0; j < 16; j++) r[j] = load_bf16x16(B + (j0 + half + j) * K + k0 + ks);
-        transpose_16x16(r);
-        for (int k = 0; k < 16; k++) _mm512_store_ps(dst + (ks + k) * NR + half, r[k]);
-      }
-      continue;
-    }
-#endif
-    for (int64_t j = 0; j < cols; j++) {
-      const uint16_t* src = B + (j0 + j) * K + k0 + ks;
-      for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = widen(src[k]);
+      const TB* src = B + (j0 + j) * K + k0 + ks;
+      for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = to_f32(src[k]);
     }
     for (int64_t j = cols; j < NR; j++)
       for (int64_t k = 0; k < kn; k++) dst[(ks + k) * NR + j] = 0.0f;
@@ -348,7 +313,7 @@ struct PackBuffer {
   PackBuffer& operator=(const PackBuffer&) = delete;
 };
 
-// TB: B's element type, float or uint16_t (bf16); only pack_b_panel differs between the two.
+// TB: B's element type, float or uint16_t (bf16); only pack_b_panel's loads differ between the two.
 template <typename TB>
 static void gemm_packed(float* C, const float* A, const TB* B, const float* bias, int64_t M, int64_t K, int64_t N,
                         bool trans_a, bool trans_b, bool accumulate, bool parallel) {
