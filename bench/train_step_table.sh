@@ -14,16 +14,15 @@ trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
 # Both char-baby runs come first, then both 124M runs: for some seconds after a 124M process
 # exits (it held 2.4 GB), the machine runs a small model's step up to 1.5× slower.
-torch() {  # torch [env…] MODEL STEPS
-  env "${@:1:$#-2}" /usr/bin/python3 "$root/bench/pytorch_train_step.py" --model "${@: -2:1}" --steps "${@: -1}"
-}
-best=(OPENBLAS_CORETYPE=SkylakeX GLIBC_TUNABLES=glibc.malloc.hugetlb=1)
+torch() { /usr/bin/python3 "$root/bench/pytorch_train_step.py" --model "$1" --steps "$2"; }  # MODEL STEPS
+# PyTorch's best: OpenBLAS' AVX-512 kernels and huge pages (prefix assignments reach the python).
+torch_best() { OPENBLAS_CORETYPE=SkylakeX GLIBC_TUNABLES=glibc.malloc.hugetlb=1 torch "$@"; }
 # The peer takes as many timed steps as ours: its char-baby step varies by 2× from step to step.
 "$bin" bench --preset char-baby --vocab 264 -B 12 -T 64 --steps 40 --peak-gflops "$peak" > "$tmp/ours.jsonl"
-torch "${best[@]}" char-baby 40 > "$tmp/torch_best.jsonl"
+torch_best char-baby 40 > "$tmp/torch_best.jsonl"
 torch char-baby 40 > "$tmp/torch_default.jsonl"
 "$bin" bench --preset gpt2 --vocab 50257 -B 4 -T 64 --steps 5 --peak-gflops "$peak" >> "$tmp/ours.jsonl"
-torch "${best[@]}" gpt2-124M 5 >> "$tmp/torch_best.jsonl"
+torch_best gpt2-124M 5 >> "$tmp/torch_best.jsonl"
 torch gpt2-124M 5 >> "$tmp/torch_default.jsonl"
 python3 - "$tmp" <<'PY'
 import json, sys
