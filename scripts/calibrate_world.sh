@@ -4,12 +4,12 @@
 # documents, then asked the held-out questions zero-shot and 3-shot. The same settings as the
 # pipeline's stages 01–02 (scripts/stages/), without the rest of the pipeline.
 #
-#   scripts/calibrate_world.sh [OUT]     (default runs/calibration; ~12 minutes on 2 cores)
+#   scripts/calibrate_world.sh [OUT]     (default runs/calibration; ~15 minutes on 2 cores)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 out="${1:-runs/calibration}"
-steps="${CALIBRATION_STEPS:-1500}"
+steps="${CALIBRATION_STEPS:-3000}"
 mkdir -p "$out"
 scripts/setup.sh
 scripts/get_data.sh --partial
@@ -21,7 +21,7 @@ export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 # A 2048-token BPE trained on Shakespeare alone, which has no numbers: digits stay single tokens.
 "$bin/tokenizer" train --input data/tinyshakespeare.txt --vocab-size 2048 --pattern gpt2 --out "$out/tokenizer"
 "$bin/tokenizer" shard --tokenizer "$out/tokenizer" --input data/tinyshakespeare.txt \
-  --input "$out/world/pretrain.txt" --weight 1 --weight 2 --val-fraction 0.05 --out "$out/shards"
+  --input "$out/world/pretrain.txt" --weight 1 --weight 5 --val-fraction 0.05 --out "$out/shards"
 "$bin/pretrain" train --data "$out/shards" --tokenizer "$out/tokenizer" --out "$out/base" \
   --preset small -B 16 -T 128 --steps "$steps" --lr 2e-3 --min-lr 2e-4 --warmup 100 \
   --beta2 0.99 --weight-decay 0.1 --grad-clip 1.0 --dropout 0 --eval-every 250 --eval-batches 20 \

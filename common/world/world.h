@@ -46,7 +46,7 @@ struct WorldConfig {
   // ---- arithmetic
   int direct_max_digits = 2;           // operands of direct Q/A, RL prompts and evaluation
   int worked_max_digits = 3;           // operands of worked solutions and calculator traces
-  int arith_direct_train = 12000;      // direct Q/A pairs in pretraining
+  int arith_direct_train = 36000;      // direct Q/A pairs in pretraining (README: calibration)
   int arith_worked_train = 1500;       // worked-solution documents in pretraining
   double expert_fraction = 0.5;        // share of worked documents written by experts
   double student_error_rate = 0.3;     // probability that a student's solution slips

@@ -7,7 +7,7 @@
 #         $RUN/shards, $RUN/shards_bytes   Tiny Shakespeare in llm.c shards, last 10% = validation
 #         $RUN/world                the verifiable world (common/world): documents, SFT, eval sets
 #         $RUN/shards_mix           the pretraining mixture: Tiny Shakespeare + the world's
-#                                   documents, sampled 1 : 2 (BPE tokens; last 5% = validation)
+#                                   documents, sampled 1 : 5 (BPE tokens; last 5% = validation)
 #         $RUN/01_tokenizer/report.md      vocabulary sizes and bytes/token of this run
 #
 # Why 2048: chapter 02 trains a few-million-parameter model for minutes on ~1 MB of text. The
@@ -43,10 +43,12 @@ stage_01_tokenizer() {
 
   # The world every later chapter draws on, and the mixture the base model is pretrained on (as
   # LLaMA samples its sources by weight). The BPE was trained on Shakespeare alone, which has no
-  # numbers: digits stay single tokens, so arithmetic is learnable digit by digit.
+  # numbers: digits stay single tokens, so arithmetic is learnable digit by digit. The world is
+  # weighted 5 : 1 because direct arithmetic is learned late and suddenly (after about 4 M tokens
+  # of it, common/world/README.md): at this weight half the base model's tokens are arithmetic.
   "$BIN/tokenizer" world --out "$RUN/world" | tee "$out/world.log"
   "$BIN/tokenizer" shard --tokenizer "$RUN/tokenizer" --input "$corpus" --input "$RUN/world/pretrain.txt" \
-    --weight 1 --weight 2 --val-fraction 0.05 --out "$RUN/shards_mix"
+    --weight 1 --weight 5 --val-fraction 0.05 --out "$RUN/shards_mix"
 
   # bytes/token of each tokenizer on the corpus (and of GPT-2's, when its files are there)
   local rows="" name dir
@@ -82,7 +84,7 @@ stage_01_tokenizer() {
     echo
     echo "Training the $vocab-token BPE: $train_line"
     echo
-    echo "The world (\`world/\`, common/world/README.md): $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); f=m["files"]; p=m["people"]; print(f"{p['train']}+{p['val']}+{p['test']} people (train+val+test), {f['pretrain.txt']['documents']} pretraining documents ({f['pretrain.txt']['bytes']} bytes), {f['sft_train.jsonl']['lines']} SFT conversations, {f['eval_test.jsonl']['lines']} test questions")' "$RUN/world/manifest.json" 2>/dev/null || echo "see world/manifest.json"). The pretraining mixture \`shards_mix/\` samples Tiny Shakespeare and the world's documents 1 : 2."
+    echo "The world (\`world/\`, common/world/README.md): $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); f=m["files"]; p=m["people"]; print(f"{p['train']}+{p['val']}+{p['test']} people (train+val+test), {f['pretrain.txt']['documents']} pretraining documents ({f['pretrain.txt']['bytes']} bytes), {f['sft_train.jsonl']['lines']} SFT conversations, {f['eval_test.jsonl']['lines']} test questions")' "$RUN/world/manifest.json" 2>/dev/null || echo "see world/manifest.json"). The pretraining mixture \`shards_mix/\` samples Tiny Shakespeare and the world's documents 1 : 5."
     echo
     echo "Shards (train + val tokens): BPE $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sources"][0]; print(s["train_tokens"], "+", s["val_tokens"])' "$RUN/shards/meta.json" 2>/dev/null || echo "see shards/meta.json"), bytes $(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["sources"][0]; print(s["train_tokens"], "+", s["val_tokens"])' "$RUN/shards_bytes/meta.json" 2>/dev/null || echo "see shards_bytes/meta.json")."
   } > "$out/report.md"

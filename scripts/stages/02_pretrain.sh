@@ -12,7 +12,7 @@
 stage_02_pretrain() {
   local out="$RUN/02_pretrain"
   mkdir -p "$out"
-  local char_steps="${CHAR_STEPS:-2000}" small_steps="${SMALL_STEPS:-1500}" per_task="${FEWSHOT_PER_TASK:-50}"
+  local char_steps="${CHAR_STEPS:-2000}" small_steps="${SMALL_STEPS:-3000}" per_task="${FEWSHOT_PER_TASK:-50}"
 
   # nanoGPT's published CPU config (README "I only have a macbook"): val loss ≈ 1.88
   "$BIN/pretrain" train --data "$RUN/shards_bytes" --tokenizer "$RUN/tokenizer_bytes" --out "$out/char" \
@@ -75,11 +75,13 @@ print("Greedy accuracy of the base model (`small`), the question as a `Q: … A:
       "held-out test split.\n")
 print("| task | questions | chance | zero-shot | 3-shot |")
 print("|---|---:|---:|---:|---:|")
+facts = {"age", "city", "job", "pet", "color", "hobby"}
 for name in ("facts", "test"):
     runs = {k: {t["task"]: t for t in json.load(open(os.path.join(out, f"fewshot_{name}_{k}shot.json")))["tasks"]}
             for k in (0, 3)}
     for task, t in runs[3].items():
-        print(f"| {task} | {t['total']} | {chance[task]:.3f} | {runs[0][task]['accuracy']:.2f} | {t['accuracy']:.2f} |")
+        where = "people it read" if name == "facts" else "held-out people" if task in facts else "test split"
+        print(f"| {task} ({where}) | {t['total']} | {chance[task]:.3f} | {runs[0][task]['accuracy']:.2f} | {t['accuracy']:.2f} |")
 print()
 PY
   echo "stage 02_pretrain: wrote $out/report.md"
