@@ -42,6 +42,7 @@
 #include "common/optim/adamw.h"
 #include "common/optim/schedule.h"
 #include "common/tokenizer/tokenizer.h"
+#include "common/tokenizer/utf8.h"
 #include "common/io/train_state.h"
 
 using namespace sog;
@@ -315,22 +316,9 @@ static int run_sample(const std::string& model_path, const std::string& tokenize
   opt.max_new_tokens = max_new;
   opt.stop_ids = {tok.eot_id()};
   std::cout << prompt << std::flush;
-  // Stream the text as it comes; a multi-byte character may span tokens, so print only whole
-  // UTF-8 sequences (the decoder's U+FFFD would otherwise appear mid-character).
-  std::string pending;
+  Utf8Stream text;  // prints whole characters only: one may span several tokens
   auto print_token = [&](int32_t id) {
-    if (id == tok.eot_id()) return;
-    pending += tok.decode_bytes(std::span<const int32_t>(&id, 1));
-    size_t complete = pending.size();
-    for (size_t back = 1; back <= std::min<size_t>(3, pending.size()); back++) {
-      unsigned char c = static_cast<unsigned char>(pending[pending.size() - back]);
-      if ((c & 0xC0) == 0x80) continue;                 // a continuation byte: look further back
-      size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-      if (need > back) complete = pending.size() - back;  // the last character is unfinished
-      break;
-    }
-    std::cout << pending.substr(0, complete) << std::flush;
-    pending.erase(0, complete);
+    if (id != tok.eot_id()) std::cout << text.push(tok.decode_bytes(std::span<const int32_t>(&id, 1))) << std::flush;
   };
   if (on_gpu) {
     GPTCuda gpu(model, 1, 1);  // decoding uses its own cache buffers: the smallest training arena
@@ -338,8 +326,7 @@ static int run_sample(const std::string& model_path, const std::string& tokenize
   } else {
     generate(model, ids, opt, sampler, print_token);
   }
-  if (!pending.empty()) std::cout << tok.decode(tok.encode(pending));
-  std::cout << std::endl;
+  std::cout << text.finish() << std::endl;
   return 0;
 }
 

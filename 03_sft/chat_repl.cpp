@@ -16,46 +16,15 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <span>
 #include <string>
 
 #include "03_sft/evaluate.h"
 #include "common/chat/chat_template.h"
 #include "common/generate/generate.h"
+#include "common/tokenizer/utf8.h"
 
 namespace sog {
-
-namespace {
-
-// Prints decoded tokens as they come, holding back an unfinished UTF-8 character (one character
-// may span several byte-level tokens; printing it early would show U+FFFD).
-class TokenPrinter {
- public:
-  explicit TokenPrinter(const Tokenizer& tok) : tok_(tok) {}
-  void add(int32_t id) {
-    pending_ += tok_.decode_bytes(std::span<const int32_t>(&id, 1));
-    size_t complete = pending_.size();
-    for (size_t back = 1; back <= std::min<size_t>(3, pending_.size()); back++) {
-      unsigned char c = static_cast<unsigned char>(pending_[pending_.size() - back]);
-      if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
-      size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-      if (need > back) complete = pending_.size() - back;  // the last character is unfinished
-      break;
-    }
-    std::cout << pending_.substr(0, complete) << std::flush;
-    pending_.erase(0, complete);
-  }
-  void finish() {
-    if (!pending_.empty()) std::cout << tok_.decode(tok_.encode(pending_));  // U+FFFD for a cut character
-    pending_.clear();
-    std::cout << std::endl;
-  }
-
- private:
-  const Tokenizer& tok_;
-  std::string pending_;
-};
-
-}  // namespace
 
 int run_chat(const ChatOptions& opt) {
   Tokenizer tok = Tokenizer::load(opt.tokenizer);
@@ -89,11 +58,12 @@ int run_chat(const ChatOptions& opt) {
                 << " tokens: the oldest exchange is forgotten)\n";
     }
     std::cout << "assistant: " << std::flush;
-    TokenPrinter printer(tok);
+    Utf8Stream text;  // prints whole characters only: one may span several tokens
     std::vector<int32_t> reply = generate(model, prompt, gen, sampler, [&](int32_t id) {
-      if (id != t.end && id != t.eot) printer.add(id);
+      if (id == t.end || id == t.eot) return;
+      std::cout << text.push(tok.decode_bytes(std::span<const int32_t>(&id, 1))) << std::flush;
     });
-    printer.finish();
+    std::cout << text.finish() << std::endl;
     if (!reply.empty() && (reply.back() == t.end || reply.back() == t.eot)) reply.pop_back();
     chat.push_back({ChatRole::assistant, tok.decode(reply)});
   };

@@ -126,6 +126,39 @@ TEST(Utf8, RenderToken) {
   EXPECT_EQ(render_token("\xe4\xb8\xad!"), "\xe4\xb8\xad!");
 }
 
+TEST(Utf8, StreamHoldsBackAnUnfinishedCharacter) {
+  Utf8Stream a;
+  EXPECT_EQ(a.push("a\xc3"), "a");           // é = C3 A9: its lead byte waits
+  EXPECT_EQ(a.push("\xa9" "b"), "\xc3\xa9" "b");
+  EXPECT_EQ(a.push("\xf0\x9f"), "");         // 😀 = F0 9F 98 80, one byte at a time
+  EXPECT_EQ(a.push("\x98"), "");
+  EXPECT_EQ(a.push("\x80!"), "\xf0\x9f\x98\x80!");
+  EXPECT_EQ(a.finish(), "");
+
+  Utf8Stream cut;  // a character that never finishes comes out as U+FFFD at the end
+  EXPECT_EQ(cut.push("x\xe2\x82"), "x");
+  EXPECT_EQ(cut.finish(), "\xef\xbf\xbd");
+  EXPECT_EQ(cut.push("y"), "y");  // and the stream starts over
+
+  Utf8Stream bad;  // bytes that can never be UTF-8 are replaced at once, not held back
+  EXPECT_EQ(bad.push("\xff\x80z"), "\xef\xbf\xbd\xef\xbf\xbdz");
+
+  // Any split of a text into pieces streams back the same text.
+  const std::string text = "na\xc3\xafve \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80.";
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 50; ++trial) {
+    Utf8Stream s;
+    std::string out;
+    for (size_t i = 0; i < text.size();) {
+      const size_t n = std::min<size_t>(text.size() - i, 1 + rng() % 4);
+      out += s.push(std::string_view(text).substr(i, n));
+      i += n;
+    }
+    out += s.finish();
+    EXPECT_EQ(out, text);
+  }
+}
+
 TEST(Base64, RoundTripAndRejects) {
   EXPECT_EQ(base64_encode(" the"), "IHRoZQ==");
   std::mt19937 rng(3);

@@ -2,6 +2,7 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 
@@ -83,6 +84,28 @@ std::string render_token(std::string_view bytes) {
     }
     i += len;
   }
+  return out;
+}
+
+std::string Utf8Stream::push(std::string_view bytes) {
+  pending_ += bytes;
+  // Hold back the last character when its lead byte promises more bytes than have come.
+  size_t whole = pending_.size();
+  for (size_t back = 1; back <= std::min<size_t>(3, pending_.size()); ++back) {
+    const auto c = static_cast<uint8_t>(pending_[pending_.size() - back]);
+    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+    const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    if (need > back) whole = pending_.size() - back;
+    break;
+  }
+  std::string out = utf8_replace_invalid(std::string_view(pending_).substr(0, whole));
+  pending_.erase(0, whole);
+  return out;
+}
+
+std::string Utf8Stream::finish() {
+  std::string out = utf8_replace_invalid(pending_);
+  pending_.clear();
   return out;
 }
 

@@ -15,4 +15,18 @@ std::string utf8_replace_invalid(std::string_view bytes);
 // as \u00XX (as minbpe does), bytes that are not UTF-8 as \xNN.      "\n hi\xe2" -> "\u000a hi\xe2"
 std::string render_token(std::string_view bytes);
 
+// Text decoded token by token, for printing as it is generated. A character may span several
+// byte-level tokens, and printing its first bytes alone would show U+FFFD: push() returns what is
+// whole so far and holds back the bytes of an unfinished last character; finish() returns the rest
+// (a character cut off for good as U+FFFD). Returned text is valid UTF-8.
+//   push("a\xc3") -> "a"     push("\xa9b") -> "\xc3\xa9b" ("éb")     push("\xe2") finish() -> "\ufffd"
+class Utf8Stream {
+ public:
+  std::string push(std::string_view bytes);
+  std::string finish();
+
+ private:
+  std::string pending_;
+};
+
 }  // namespace sog
