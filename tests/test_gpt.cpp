@@ -132,6 +132,63 @@ TEST(GPT, GreedySamplingIsDeterministic) {
   EXPECT_EQ(generate(model, {1, 2, 3}, opt, a), generate(model, {1, 2, 3}, opt, b));
 }
 
+// The decoding loop alone, with a forward that records what it is fed and makes greedy sampling
+// pick token 10 + (calls so far): the window slides by re-prefilling the last window/2 tokens.
+TEST(Generate, DecodeLoopPrefillsStepsAndSlidesTheWindow) {
+  struct Call {
+    std::vector<int32_t> ids;
+    bool fresh;
+  };
+  std::vector<Call> calls;
+  const int64_t V = 64, window = 8;
+  CachedForward forward = [&](const std::vector<int32_t>& ids, bool fresh) {
+    calls.push_back({ids, fresh});
+    std::vector<float> logits(V, 0.0f);
+    logits[10 + calls.size() - 1] = 1.0f;
+    return Tensor::from_vector({1, V}, logits);
+  };
+  Sampler greedy({0.0f, 0, 1.0f}, 1);
+  GenerateOptions opt;
+  opt.max_new_tokens = 12;
+  const std::vector<int32_t> prompt = {1, 2, 3, 4, 5, 6, 7, 8, 9, 0};  // longer than the window
+  std::vector<int32_t> out = decode_with_cache(prompt, V, window, opt, greedy, {}, forward);
+
+  std::vector<int32_t> context = prompt;
+  for (int32_t i = 0; i < 12; ++i) {
+    ASSERT_EQ(out[i], 10 + i) << i;
+    context.push_back(10 + i);
+  }
+  // The prompt's last 8 fill the caches: the first step already slides (the last 4 afresh), then
+  // 4 single steps fill them again, and so on.
+  auto tail = [&](int64_t end, int64_t n) {
+    return std::vector<int32_t>(context.begin() + end - n, context.begin() + end);
+  };
+  ASSERT_EQ(calls.size(), 12u);  // the last token is not fed
+  const std::vector<std::pair<size_t, std::vector<int32_t>>> fresh = {
+      {0, tail(10, 8)}, {1, tail(11, 4)}, {6, tail(16, 4)}, {11, tail(21, 4)}};
+  for (const auto& [k, ids] : fresh) {
+    EXPECT_TRUE(calls[k].fresh) << k;
+    EXPECT_EQ(calls[k].ids, ids) << k;
+  }
+  for (size_t k : {2, 3, 4, 5, 7, 8, 9, 10}) {
+    EXPECT_FALSE(calls[k].fresh) << k;
+    EXPECT_EQ(calls[k].ids, std::vector<int32_t>{static_cast<int32_t>(10 + k - 1)}) << k;  // the token just sampled
+  }
+
+  // A stop token ends it, and is returned; so does should_stop.
+  calls.clear();
+  opt.stop_ids = {13};
+  EXPECT_EQ(decode_with_cache({1}, V, window, opt, greedy, {}, forward), (std::vector<int32_t>{10, 11, 12, 13}));
+  calls.clear();
+  opt.stop_ids = {};
+  opt.should_stop = [](const std::vector<int32_t>& g) { return g.size() == 2; };
+  std::vector<int32_t> seen;
+  EXPECT_EQ(decode_with_cache({1}, V, window, opt, greedy, [&](int32_t id) { seen.push_back(id); }, forward),
+            (std::vector<int32_t>{10, 11}));
+  EXPECT_EQ(seen, (std::vector<int32_t>{10, 11}));
+  EXPECT_THROW(decode_with_cache({}, V, window, opt, greedy, {}, forward), std::invalid_argument);
+}
+
 // A fixed 10-step trajectory on a fixed seed: any silent change in the numerics moves it. The
 // values were produced by this code; a deliberate change of the numerics must update them.
 TEST(GPT, FixedTenStepLossTrajectory) {

@@ -7,37 +7,49 @@
 
 namespace sog {
 
-std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
-                              Sampler& sampler, const std::function<void(int32_t)>& on_token) {
-  const GPTConfig& cfg = model.config();
+std::vector<int32_t> decode_with_cache(const std::vector<int32_t>& prompt, int64_t V, int64_t window,
+                                       const GenerateOptions& options, Sampler& sampler,
+                                       const std::function<void(int32_t)>& on_token, const CachedForward& forward) {
   if (prompt.empty()) throw std::invalid_argument("generate: the prompt is empty (start from <|endoftext|>)");
-  NoGradGuard no_grad;
   std::vector<int32_t> context = prompt;
   std::vector<int32_t> out;
-  // The context window: when it fills up, re-prefill the last maxT/2 tokens (a sliding window).
-  const int64_t window = cfg.max_T;
-  std::vector<KVCache> caches = model.make_caches(1, window);
+  int64_t cached = 0;  // positions the caches hold
   auto prefill = [&](int64_t keep) {
-    for (auto& c : caches) c.reset();
-    std::vector<int32_t> tail(context.end() - keep, context.end());
-    return model.forward_cached(Tensor::from_ids({1, keep}, tail), caches);
+    cached = keep;
+    return forward(std::vector<int32_t>(context.end() - keep, context.end()), true);
   };
   Tensor logits = prefill(std::min<int64_t>(static_cast<int64_t>(context.size()), window));
   for (int64_t i = 0; i < options.max_new_tokens; i++) {
-    int32_t next = sampler.sample(logits.f32(), cfg.V);
+    int32_t next = sampler.sample(logits.f32(), V);
     out.push_back(next);
     context.push_back(next);
     if (on_token) on_token(next);
     if (std::find(options.stop_ids.begin(), options.stop_ids.end(), next) != options.stop_ids.end()) break;
     if (options.should_stop && options.should_stop(out)) break;
     if (i + 1 == options.max_new_tokens) break;
-    if (caches[0].length >= window) {
+    if (cached >= window) {
       logits = prefill(window / 2);
     } else {
-      logits = model.forward_cached(Tensor::from_ids({1, 1}, {next}), caches);
+      logits = forward({next}, false);
+      cached++;
     }
   }
   return out;
+}
+
+std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
+                              Sampler& sampler, const std::function<void(int32_t)>& on_token) {
+  const GPTConfig& cfg = model.config();
+  NoGradGuard no_grad;
+  std::vector<KVCache> caches = model.make_caches(1, cfg.max_T);
+  return decode_with_cache(prompt, cfg.V, cfg.max_T, options, sampler, on_token,
+                           [&](const std::vector<int32_t>& ids, bool fresh) {
+                             if (fresh) {
+                               for (auto& c : caches) c.reset();
+                             }
+                             const int64_t n = static_cast<int64_t>(ids.size());
+                             return model.forward_cached(Tensor::from_ids({1, n}, ids), caches);
+                           });
 }
 
 }  // namespace sog

@@ -28,4 +28,13 @@ struct GenerateOptions {
 std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
                               Sampler& sampler, const std::function<void(int32_t)>& on_token = {});
 
+// The decoding loop every device shares. forward(ids, fresh) feeds `ids` to the model after the
+// positions its caches hold (after none when fresh: the caches start empty) and returns the last
+// position's logits, (1, Vp) on the host. The prompt's last `window` tokens are prefilled; when the
+// caches hold `window` positions, the last window/2 tokens are prefilled afresh (a sliding window).
+using CachedForward = std::function<Tensor(const std::vector<int32_t>& ids, bool fresh)>;
+std::vector<int32_t> decode_with_cache(const std::vector<int32_t>& prompt, int64_t V, int64_t window,
+                                       const GenerateOptions& options, Sampler& sampler,
+                                       const std::function<void(int32_t)>& on_token, const CachedForward& forward);
+
 }  // namespace sog
