@@ -33,6 +33,7 @@
 #include "common/data/dataset.h"
 #include "common/generate/generate.h"
 #include "common/generate/generate_cuda.h"
+#include "common/generate/sampling_options.h"
 #include "common/io/checkpoint.h"
 #include "common/io/metrics.h"
 #include "common/io/progress.h"
@@ -40,6 +41,7 @@
 #include "common/nn/gpt.h"
 #include "common/nn/gpt_cuda.h"
 #include "common/optim/adamw.h"
+#include "common/optim/optim_options.h"
 #include "common/optim/schedule.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/tokenizer/utf8.h"
@@ -472,14 +474,7 @@ int main(int argc, char** argv) {
   train->add_option("--seq-len,-T", tc.T, "tokens per row (default: maxT)");
   train->add_option("--total-batch-tokens", tc.total_batch_tokens, "tokens per optimizer step (gradient accumulation)");
   train->add_option("--steps", tc.steps, "optimizer steps")->capture_default_str();
-  train->add_option("--lr", tc.lr, "peak learning rate")->capture_default_str();
-  train->add_option("--min-lr", tc.min_lr, "final learning rate of the cosine")->capture_default_str();
-  train->add_option("--warmup", tc.warmup, "linear warmup steps")->capture_default_str();
-  train->add_option("--decay-steps", tc.decay_steps, "where the cosine ends (default: --steps)");
-  train->add_option("--beta1", tc.beta1)->capture_default_str();
-  train->add_option("--beta2", tc.beta2)->capture_default_str();
-  train->add_option("--weight-decay", tc.weight_decay)->capture_default_str();
-  train->add_option("--grad-clip", tc.grad_clip, "clip the global gradient norm (0: off)")->capture_default_str();
+  add_optimizer_options(train, tc);
   train->add_option("--dropout", tc.dropout)->capture_default_str();
   train->add_option("--eval-every", tc.eval_every)->capture_default_str();
   train->add_option("--eval-batches", tc.eval_batches)->capture_default_str();
@@ -499,10 +494,7 @@ int main(int argc, char** argv) {
   sample->add_option("--tokenizer", tokenizer_dir, "tokenizer folder")->required();
   sample->add_option("--prompt", prompt, "text to continue (default: a new document)");
   sample->add_option("--max-new-tokens", max_new)->capture_default_str();
-  sample->add_option("--temperature", sc.temperature, "0 = greedy")->capture_default_str();
-  sample->add_option("--top-k", sc.top_k, "0 = off")->capture_default_str();
-  sample->add_option("--top-p", sc.top_p, "1 = off")->capture_default_str();
-  sample->add_option("--seed", seed)->capture_default_str();
+  add_sampling_options(sample, sc, seed);
   sample->add_option("--device", device, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
 
   auto* eval = app.add_subcommand("eval", "mean loss of a checkpoint on a shard folder's validation split");

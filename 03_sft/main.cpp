@@ -40,6 +40,7 @@
 #include "common/chat/chat_template.h"
 #include "common/chat/conversations.h"
 #include "common/generate/generate.h"
+#include "common/generate/sampling_options.h"
 #include "common/io/atomic_file.h"
 #include "common/io/checkpoint.h"
 #include "common/io/metrics.h"
@@ -49,6 +50,7 @@
 #include "common/nn/gpt.h"
 #include "common/nn/lora.h"
 #include "common/optim/adamw.h"
+#include "common/optim/optim_options.h"
 #include "common/optim/schedule.h"
 #include "common/world/render.h"
 #include "common/world/world.h"
@@ -409,14 +411,7 @@ int main(int argc, char** argv) {
   train->add_option("--batch-size,-B", tc.B, "rows per batch")->capture_default_str();
   train->add_option("--seq-len,-T", tc.T, "tokens per row (default: maxT)");
   train->add_option("--steps", tc.steps, "optimizer steps")->capture_default_str();
-  train->add_option("--lr", tc.lr, "peak learning rate")->capture_default_str();
-  train->add_option("--min-lr", tc.min_lr, "final learning rate of the cosine")->capture_default_str();
-  train->add_option("--warmup", tc.warmup, "linear warmup steps")->capture_default_str();
-  train->add_option("--decay-steps", tc.decay_steps, "where the cosine ends (default: --steps)");
-  train->add_option("--beta1", tc.beta1)->capture_default_str();
-  train->add_option("--beta2", tc.beta2)->capture_default_str();
-  train->add_option("--weight-decay", tc.weight_decay)->capture_default_str();
-  train->add_option("--grad-clip", tc.grad_clip, "clip the global gradient norm (0: off)")->capture_default_str();
+  add_optimizer_options(train, tc);
   train->add_option("--eval-every", tc.eval_every, "validation loss every N steps (0: never)")->capture_default_str();
   train->add_option("--eval-batches", tc.eval_batches)->capture_default_str();
   train->add_option("--samples", tc.sample_count, "greedy replies to validation prompts, at every evaluation and at the end")->capture_default_str();
@@ -441,11 +436,8 @@ int main(int argc, char** argv) {
   chat->add_option("--tokenizer", co.tokenizer, "tokenizer folder")->required();
   chat->add_option("--prompt", co.prompt, "answer this message and exit");
   chat->add_option("--system", co.system, "a system message at the start of the conversation");
-  chat->add_option("--temperature", co.sampling.temperature, "0 = greedy")->capture_default_str();
-  chat->add_option("--top-k", co.sampling.top_k, "0 = off")->capture_default_str();
-  chat->add_option("--top-p", co.sampling.top_p, "1 = off")->capture_default_str();
+  add_sampling_options(chat, co.sampling, co.seed);
   chat->add_option("--max-new-tokens", co.max_new_tokens)->capture_default_str();
-  chat->add_option("--seed", co.seed)->capture_default_str();
 
   EvalOptions eo;
   std::string mode = "chat", eval_out;
