@@ -5,29 +5,39 @@
 # exist yet is simply absent. Every artifact lands in one run folder, and report.md gathers each
 # stage's table (RUN/NN_name/report.md) at the end.
 #
-#   scripts/pipeline.sh [--run DIR]     (default run folder: runs/default)
+#   scripts/pipeline.sh [--run DIR] [--no-setup]     (default run folder: runs/default)
 #
 # Does its own set-up: missing Debian packages, configure, build, data. Where the third-party data
 # cannot be had (no ../shared/data, no network) it runs on the project's own text instead and the
-# report says so.
+# report says so. --no-setup skips the set-up and runs the programs in $BIN (default
+# build/release/bin) on the data already there, as tests/pipeline_short.sh does.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 RUN="runs/default"
+setup=1
 while (( $# )); do
   case "$1" in
     --run) RUN="$2"; shift 2 ;;
-    *) echo "pipeline: unknown argument '$1' (usage: scripts/pipeline.sh [--run DIR])" >&2; exit 2 ;;
+    --no-setup) setup=0; shift ;;
+    *) echo "pipeline: unknown argument '$1' (usage: scripts/pipeline.sh [--run DIR] [--no-setup])" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$RUN"
 RUN="$(cd "$RUN" && pwd)"
 
-scripts/setup.sh
-scripts/get_data.sh --partial
-cmake --preset release >/dev/null
-cmake --build --preset release
-BIN="$root/build/release/bin"
+if (( setup )); then
+  scripts/setup.sh
+  scripts/get_data.sh --partial
+  cmake --preset release >/dev/null
+  cmake --build --preset release
+  BIN="$root/build/release/bin"
+else
+  BIN="${BIN:-$root/build/release/bin}"
+  for program in tokenizer pretrain sft; do
+    [[ -x "$BIN/$program" ]] || { echo "pipeline --no-setup: $BIN/$program is not built" >&2; exit 1; }
+  done
+fi
 DATA="$root/data"
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-2}"
 
