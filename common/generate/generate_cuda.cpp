@@ -1,6 +1,5 @@
 #include "common/generate/generate_cuda.h"
 
-
 namespace sog {
 
 std::vector<int32_t> generate(GPTCuda& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,

@@ -31,7 +31,7 @@ namespace sog {
 // out (B,T,C) written; att (B,NH,T,T) written unless nullptr (inference keeps no probabilities).
 void attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t C, int64_t NH);
 // dqkv (B,T,3C) accumulates, or without accumulate is written (not read: it may be a fresh,
-// unzeroed gradient); dpreatt (B,NH,T,T) is scratch (overwritten where t2 ≤ t).
+// unzeroed gradient); dpreatt (B,NH,T,T) is scratch (overwritten whole: zeros where t2 > t).
 void attention_backward(float* dqkv, float* dpreatt, const float* dout, const float* qkv, const float* att,
                         int64_t B, int64_t T, int64_t C, int64_t NH, bool accumulate = true);
 

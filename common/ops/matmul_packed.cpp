@@ -176,7 +176,6 @@ __attribute__((always_inline)) static inline void pack_a_panel(float* dst, const
 #endif
 }
 
-
 // A B micro-panel: rows [k0, k0+kc) of op(B), columns [j0, j0+cols), stored k-major: dst[k·NR + j].
 // Columns beyond `cols` are zero. TB is B's element type: float, or uint16_t for a bf16 B, which is
 // widened to f32 as the panel is written (the only place a bf16 weight is read; bf16 → f32 is a

@@ -44,8 +44,9 @@ stage_01_tokenizer() {
   # The world every later chapter draws on, and the mixture the base model is pretrained on (as
   # LLaMA samples its sources by weight). The BPE was trained on Shakespeare alone, which has no
   # numbers: digits stay single tokens, so arithmetic is learnable digit by digit. The world is
-  # weighted 5 : 1 because direct arithmetic is learned late and suddenly (after about 4 M tokens
-  # of it, common/world/README.md): at this weight half the base model's tokens are arithmetic.
+  # weighted 5 : 1 because direct arithmetic is learned late and suddenly (after about 3.5 M tokens
+  # of it in this mixture, common/world/README.md): at this weight 57% of the base model's tokens
+  # are direct arithmetic Q/A.
   "$BIN/tokenizer" world --out "$RUN/world" | tee "$out/world.log"
   "$BIN/tokenizer" shard --tokenizer "$RUN/tokenizer" --input "$corpus" --input "$RUN/world/pretrain.txt" \
     --weight 1 --weight 5 --val-fraction 0.05 --out "$RUN/shards_mix"
