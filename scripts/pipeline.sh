@@ -5,22 +5,27 @@
 # exist yet is simply absent. Every artifact lands in one run folder, and report.md gathers each
 # stage's table (RUN/NN_name/report.md) at the end.
 #
-#   scripts/pipeline.sh [--run DIR] [--no-setup]     (default run folder: runs/default)
+#   scripts/pipeline.sh [--run DIR] [--until NN] [--no-setup]     (default run folder: runs/default)
 #
 # Does its own set-up: missing Debian packages, configure, build, data. Where the third-party data
 # cannot be had (no ../shared/data, no network) it runs on the project's own text instead and the
 # report says so. --no-setup skips the set-up and runs the programs in $BIN (default
-# build/release/bin) on the data already there, as tests/pipeline_short.sh does.
+# build/release/bin) on the data already there, as tests/pipeline_short.sh does. --until NN stops
+# after stage NN (the stages before it run too: each reads what the previous wrote).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 RUN="runs/default"
 setup=1
+until_stage=99
 while (( $# )); do
   case "$1" in
     --run) RUN="$2"; shift 2 ;;
+    --until)
+      [[ "${2:-}" =~ ^[0-9][0-9]$ ]] || { echo "pipeline: --until expects a stage number such as 02, got '${2:-}'" >&2; exit 2; }
+      until_stage="$2"; shift 2 ;;
     --no-setup) setup=0; shift ;;
-    *) echo "pipeline: unknown argument '$1' (usage: scripts/pipeline.sh [--run DIR] [--no-setup])" >&2; exit 2 ;;
+    *) echo "pipeline: unknown argument '$1' (usage: scripts/pipeline.sh [--run DIR] [--until NN] [--no-setup])" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$RUN"
@@ -58,6 +63,7 @@ export BIN DATA RUN CORPUS DATA_NOTE
 stages=()
 for f in scripts/stages/[0-9][0-9]_*.sh; do
   [[ -f "$f" ]] || continue
+  (( 10#$(basename "$f" | cut -c1-2) <= 10#$until_stage )) || break
   # shellcheck source=/dev/null
   source "$f"
   name="$(basename "$f" .sh)"

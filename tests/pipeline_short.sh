@@ -8,14 +8,22 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 run="$(mktemp -d "${TMPDIR:-/tmp}/sog_pipeline_short.XXXXXX")"
-trap 'rm -rf "$run"' EXIT
+part="$(mktemp -d "${TMPDIR:-/tmp}/sog_pipeline_until.XXXXXX")"
+trap 'rm -rf "$run" "$part" "$run.log"' EXIT
 export CHAR_STEPS=20 SMALL_STEPS=20 FEWSHOT_PER_TASK=2 SFT_STEPS=10 SFT_EVAL_PER_TASK=2
-"$root/scripts/pipeline.sh" --run "$run" --no-setup > "$run.log" 2>&1 || { tail -40 "$run.log"; rm -f "$run.log"; exit 1; }
-rm -f "$run.log"
+"$root/scripts/pipeline.sh" --run "$run" --no-setup > "$run.log" 2>&1 || { tail -40 "$run.log"; exit 1; }
 
 fail=0
 need_file() { [[ -s "$run/$1" ]] || { echo "missing or empty: $1"; fail=1; }; }
 need_text() { grep -qF -- "$2" "$run/$1" || { echo "$1 lacks: $2"; fail=1; }; }
+
+# --until stops after the stage named (scripts/calibrate_world.sh runs --until 02); a bad value is
+# refused with the flag's name.
+"$root/scripts/pipeline.sh" --run "$part" --until 01 --no-setup > "$run.log" 2>&1 || { tail -40 "$run.log"; exit 1; }
+[[ -s "$part/01_tokenizer/report.md" && ! -e "$part/02_pretrain" ]] || { echo "--until 01 did not stop after stage 01"; fail=1; }
+if "$root/scripts/pipeline.sh" --run "$part" --until two --no-setup > "$run.log" 2>&1 || ! grep -q -- "--until" "$run.log"; then
+  echo "--until two was not refused with a clear error"; fail=1
+fi
 for f in tokenizer/tokenizer.json world/manifest.json world/pretrain.txt shards_mix/meta.json \
          02_pretrain/char/model.bin 02_pretrain/small/model.bin 02_pretrain/small/loss.svg \
          02_pretrain/fewshot_test_3shot.json 03_sft/full/model.bin 03_sft/lora/adapter.bin \
