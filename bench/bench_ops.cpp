@@ -9,6 +9,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/cpu/kernels.h"
 #include "common/ops/cross_entropy.h"
 #include "common/ops/elementwise.h"
 #include "common/ops/softmax.h"
@@ -68,26 +69,35 @@ static void softmax_forward_libm(float* out, const float* inp, int64_t N, int64_
 }
 
 // The row kernels under softmax and cross_entropy: max, then Σ exp(x − max), per row of the
-// (256, 50304) block: reads 4 bytes per element. Variants: 0 = library default (AVX-512 intrinsics
-// when compiled for it), 1 = portable `omp simd` loops.
+// (256, 50304) block: reads 4 bytes per element. One run per instruction set this CPU runs
+// (softmax_simd.cpp: AVX-512 and AVX2 intrinsics, portable `omp simd` loops for the others).
 static void BM_row_logsumexp(benchmark::State& state) {
   const int64_t N = state.range(0), C = state.range(1);
   Tensor x = Tensor::randn({N, C}, 2.0f, 1), lse = Tensor::empty({N});
-  const bool portable = state.range(2);
+  const Isa isa = static_cast<Isa>(state.range(2));
+  if (!cpu_supports(isa)) {
+    state.SkipWithError("this CPU cannot run this instruction set");
+    return;
+  }
+  const CpuKernels& k = cpu_kernels(isa);
   for (auto _ : state) {
 #pragma omp parallel for
     for (int64_t r = 0; r < N; r++) {
       const float* row = x.f32() + r * C;
-      float m = portable ? row_max_portable(row, C) : row_max(row, C);
-      float s = portable ? row_sum_exp_portable(nullptr, row, C, m) : row_sum_exp(nullptr, row, C, m);
+      float m = k.row_max(row, C);
+      float s = k.row_sum_exp(nullptr, row, C, m);
       lse.f32()[r] = m + std::log(s);
     }
     benchmark::DoNotOptimize(lse.f32());
   }
-  state.SetLabel(portable ? "portable omp simd" : "default");
+  state.SetLabel(isa_name(isa));
   state.SetBytesProcessed(state.iterations() * N * C * 4);
 }
-BENCHMARK(BM_row_logsumexp)->Args({256, 50304, 0})->Args({256, 50304, 1})->UseRealTime();
+BENCHMARK(BM_row_logsumexp)
+    ->Args({256, 50304, int(Isa::avx512)})
+    ->Args({256, 50304, int(Isa::avx2)})
+    ->Args({256, 50304, int(Isa::generic)})
+    ->UseRealTime();
 
 // Forward reads x and writes out: 8 bytes per element.
 static void BM_softmax_forward(benchmark::State& state) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "common/autograd/tape.h"
+#include "common/cpu/kernels.h"
 #include "common/ops/softmax.h"
 #include "gradcheck.h"
 
@@ -40,40 +41,59 @@ TEST(ExpPoly, WithinTwoUlpOfStdExpAndExactAtZero) {
   EXPECT_NEAR(exp_poly(-100.0f), std::exp(-100.0), 2e-45);  // the denormal range
 }
 
-// The default row kernels (AVX-512 where compiled for it) against the portable ones and float64,
-// over every tail length 0..80 (the AVX-512 loops take 64 at a time, then masked 16s).
-TEST(RowKernels, DefaultAndPortableAgreeOnEveryTailLength) {
+// Every instruction set's row kernels (softmax_simd.cpp: AVX-512, AVX2, NEON, plain C++) against
+// float64, over every tail length 0..80 (the vector loops take 64 or 32 at a time, then a tail).
+TEST(RowKernels, EveryInstructionSetOnEveryTailLength) {
   Tensor x = Tensor::randn({200}, 4.0f, 3);
   const float* xv = x.f32();
-  std::vector<float> y1(200), y2(200);
-  for (int64_t n = 0; n <= 200; n += (n < 80 ? 1 : 40)) {
-    double m = -INFINITY, s = 0;
-    for (int64_t i = 0; i < n; i++) m = std::max(m, (double)xv[i]);
-    EXPECT_EQ(row_max(xv, n), (float)m) << n;
-    EXPECT_EQ(row_max_portable(xv, n), (float)m) << n;
-    float shift = n ? (float)m : 0.0f;
-    // The kernels exponentiate the float x − shift; the reference does too (its rounding is not exp's).
-    for (int64_t i = 0; i < n; i++) s += std::exp((double)(xv[i] - shift));
-    float a = row_sum_exp(y1.data(), xv, n, shift), b = row_sum_exp_portable(y2.data(), xv, n, shift);
-    EXPECT_NEAR(a, s, 1e-6 * s) << n;
-    EXPECT_NEAR(b, s, 1e-6 * s) << n;
-    EXPECT_EQ(row_sum_exp(nullptr, xv, n, shift), a) << "y = nullptr sums the same, n = " << n;
-    for (int64_t i = 0; i < n; i++) {
-      double ref = std::exp((double)(xv[i] - shift));
-      ASSERT_NEAR(y1[i], ref, 3e-7 * ref) << n << " " << i;
-      ASSERT_NEAR(y2[i], ref, 3e-7 * ref) << n << " " << i;
+  std::vector<float> y(200);
+  for (Isa isa : runnable_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    const CpuKernels& k = cpu_kernels(isa);
+    for (int64_t n = 0; n <= 200; n += (n < 80 ? 1 : 40)) {
+      double m = -INFINITY, s = 0;
+      for (int64_t i = 0; i < n; i++) m = std::max(m, (double)xv[i]);
+      EXPECT_EQ(k.row_max(xv, n), (float)m) << n;
+      float shift = n ? (float)m : 0.0f;
+      // The kernels exponentiate the float x − shift; the reference does too (its rounding is not exp's).
+      for (int64_t i = 0; i < n; i++) s += std::exp((double)(xv[i] - shift));
+      const float a = k.row_sum_exp(y.data(), xv, n, shift);
+      EXPECT_NEAR(a, s, 1e-6 * s) << n;
+      EXPECT_EQ(k.row_sum_exp(nullptr, xv, n, shift), a) << "y = nullptr sums the same, n = " << n;
+      for (int64_t i = 0; i < n; i++) {
+        double ref = std::exp((double)(xv[i] - shift));
+        ASSERT_NEAR(y[i], ref, 3e-7 * ref) << n << " " << i;
+      }
     }
   }
-  // Special values go through the vector exp like the scalar one: −∞ → 0, +∞ → +∞, NaN → NaN.
-  std::vector<float> special = {-INFINITY, 0.0f, INFINITY, -200.0f, 100.0f};
-  EXPECT_EQ(row_sum_exp(y1.data(), special.data(), 5, 0.0f), INFINITY);
-  EXPECT_EQ(y1[0], 0.0f);
-  EXPECT_EQ(y1[1], 1.0f);
-  EXPECT_EQ(y1[2], INFINITY);
-  EXPECT_LE(y1[3], 1.5e-45f);
-  EXPECT_EQ(y1[4], INFINITY);
-  float nan_in = NAN;
-  EXPECT_TRUE(std::isnan(row_sum_exp(y1.data(), &nan_in, 1, 0.0f)));
+}
+
+// Special values go through every vector exp like the scalar one: −∞ → 0, +∞ → +∞, NaN → NaN.
+TEST(RowKernels, SpecialValuesOnEveryInstructionSet) {
+  for (Isa isa : runnable_isas()) {
+    SCOPED_TRACE(isa_name(isa));
+    const CpuKernels& k = cpu_kernels(isa);
+    std::vector<float> y1(8);
+    std::vector<float> special = {-INFINITY, 0.0f, INFINITY, -200.0f, 100.0f};
+    EXPECT_EQ(k.row_sum_exp(y1.data(), special.data(), 5, 0.0f), INFINITY);
+    EXPECT_EQ(y1[0], 0.0f);
+    EXPECT_EQ(y1[1], 1.0f);
+    EXPECT_EQ(y1[2], INFINITY);
+    EXPECT_LE(y1[3], 1.5e-45f);
+    EXPECT_EQ(y1[4], INFINITY);
+    // The same values where the vector loop (not a scalar tail) meets them: 40 of them.
+    std::vector<float> many(40, 0.0f), y40(40);
+    many[3] = -INFINITY, many[17] = -200.0f, many[33] = 100.0f;
+    EXPECT_EQ(k.row_sum_exp(y40.data(), many.data(), 40, 0.0f), INFINITY);
+    EXPECT_EQ(y40[3], 0.0f);
+    EXPECT_LE(y40[17], 1.5e-45f);
+    EXPECT_EQ(y40[33], INFINITY);
+    float nan_in = NAN;
+    EXPECT_TRUE(std::isnan(k.row_sum_exp(y1.data(), &nan_in, 1, 0.0f)));
+    many[5] = NAN;
+    EXPECT_TRUE(std::isnan(k.row_sum_exp(y40.data(), many.data(), 40, 0.0f)));
+    EXPECT_TRUE(std::isnan(y40[5]));
+  }
 }
 
 TEST(Softmax, ForwardMatchesFloat64Reference) {

@@ -22,6 +22,7 @@
 // Inference: a KV cache keeps every past token's k and v, (B,NH,maxT,HS) each, so a new token costs
 // one q·k and one att·v per cached position, O(length·C), instead of recomputing the whole prefix.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 
 #include "common/tensor/tensor.h"
@@ -34,6 +35,10 @@ void attention_forward(float* out, float* att, const float* qkv, int64_t B, int6
 // unzeroed gradient); dpreatt (B,NH,T,T) is scratch (overwritten whole: zeros where t2 > t).
 void attention_backward(float* dqkv, float* dpreatt, const float* dout, const float* qkv, const float* att,
                         int64_t B, int64_t T, int64_t C, int64_t NH, bool accumulate = true);
+
+// A scratch buffer of at least `floats` floats, this thread's own, for the kernels (grown, never
+// shrunk). Defined in attention.cpp for every instruction set's copy of them (cpu/kernels.h).
+float* attention_thread_scratch(size_t floats);
 
 // The differentiable op: qkv (B,T,3C) → (B,T,C), with C = 3C/3 divisible by NH.
 Tensor attention(const Tensor& qkv, int NH);

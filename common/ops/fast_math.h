@@ -1,7 +1,10 @@
 // Vectorisable float math for the hot elementwise loops. glibc's expf and tanhf are calls the
 // compiler cannot vectorise without -ffast-math (which we do not use: README, "Build flags"), so
 // the loops that spend their time in exp or tanh use these branch-free versions instead; under
-// `omp simd` they become AVX-512 code, 16 lanes at a time.
+// `omp simd` they become vector code of whatever instruction set the file is compiled for (16
+// lanes at a time with AVX-512, 8 with AVX2, 4 with NEON). They are `static`: each file has its own
+// copy, so a copy compiled for AVX-512 is never linked into code that runs on another CPU
+// (cpu/kernels.h).
 #pragma once
 #include <bit>
 #include <cstdint>
@@ -14,7 +17,7 @@ namespace sog {
 //   e^r ≈ 1 + r + r² · P(r)  (Cephes' degree-5 minimax P),   e^x = e^r · 2^n
 // 2^n is built from exponent bits as 2^⌊n/2⌋ · 2^(n−⌊n/2⌋) so that n from −150 to 128 never
 // leaves the normal range of either factor.
-inline float exp_poly(float x) {
+static inline float exp_poly(float x) {
   x = x < -104.0f ? -104.0f : x;
   x = x > 89.0f ? 89.0f : x;
   const float shifter = 12582912.0f;  // 1.5 · 2²³: adding it rounds to an integer in the low bits
@@ -39,6 +42,6 @@ inline float exp_poly(float x) {
 // tanh(u) = 1 − 2 / (e^{2u} + 1), through exp_poly: within ~1e-7 absolute of std::tanh; exactly
 // ±1 once e^{2u} overflows or underflows. (Relative accuracy is lost only for |u| < 1e-4, where
 // the absolute error stays ~1e-7 — what GELU, ½x(1 + tanh u), needs.)
-inline float tanh_poly(float u) { return 1.0f - 2.0f / (exp_poly(2.0f * u) + 1.0f); }
+static inline float tanh_poly(float u) { return 1.0f - 2.0f / (exp_poly(2.0f * u) + 1.0f); }
 
 }  // namespace sog

@@ -2,6 +2,8 @@
 // default dispatch and the bias gradient. The packed variants live in matmul_packed.cpp.
 #include "common/ops/matmul_kernels.h"
 
+#include "common/cpu/kernels.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -113,64 +115,45 @@ const std::vector<MatmulBf16BVariant>& matmul_bf16b_variants() {
   return variants;
 }
 
-// Decoding multiplies one row (or a few) by a large weight: the LM head of a KV-cache step is
-// (1,768)·(768,50304). With M ≤ kSmallM the product is memory-bound — each weight is used M times —
-// so packing the weight (one more read and write of all of it) only adds traffic. Instead each
-// thread takes a range of output columns and streams its part of the weight exactly once.
-static constexpr int64_t kSmallM = 8;
-
-template <typename TB>
-static void small_m(float* C, const float* A, const TB* B, const float* bias, int64_t M, int64_t K, int64_t N,
-                    bool trans_b, bool accumulate) {
-  constexpr int64_t kCols = 64;
-  const int64_t chunks = (N + kCols - 1) / kCols;
-#pragma omp parallel for schedule(static) if (K * N > (1 << 15))
-  for (int64_t chunk = 0; chunk < chunks; chunk++) {
-    const int64_t n0 = chunk * kCols, width = std::min(kCols, N - n0);
-    float acc[kSmallM][kCols] = {};
-    if (trans_b) {  // B stored (N,K): C[m][n] = A[m,:] · B[n,:], one weight row for all M rows
-      for (int64_t j = 0; j < width; j++) {
-        const TB* b = B + (n0 + j) * K;
-        for (int64_t m = 0; m < M; m++) {
-          const float* a = A + m * K;
-          float dot = 0.0f;
-#pragma omp simd reduction(+ : dot)
-          for (int64_t k = 0; k < K; k++) dot += a[k] * to_f32(b[k]);
-          acc[m][j] = dot;
-        }
-      }
-    } else {  // B stored (K,N): C[m][n0:] = Σ_k A[m][k] · B[k][n0:], a row segment of B at a time
-      for (int64_t k = 0; k < K; k++) {
-        const TB* b = B + k * N + n0;
-        for (int64_t m = 0; m < M; m++) {
-          const float a = A[m * K + k];
-#pragma omp simd
-          for (int64_t j = 0; j < width; j++) acc[m][j] += a * to_f32(b[j]);
-        }
-      }
-    }
-    for (int64_t m = 0; m < M; m++) {
-      float* c = C + m * N + n0;
-      for (int64_t j = 0; j < width; j++) {
-        c[j] = (accumulate ? c[j] : 0.0f) + acc[m][j] + (bias ? bias[n0 + j] : 0.0f);
-      }
-    }
-  }
+// The packed variants and the few-rows path, from the active instruction set's table
+// (cpu/kernels.h): matmul_<isa>.cpp and matmul_simd.cpp.
+void matmul_packed(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                   bool trans_a, bool trans_b, bool accumulate) {
+  cpu_kernels().matmul_packed(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
 }
+
+void matmul_packed_parallel(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K,
+                            int64_t N, bool trans_a, bool trans_b, bool accumulate) {
+  cpu_kernels().matmul_packed_parallel(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
+}
+
+void matmul_packed_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                         int64_t N, bool trans_a, bool trans_b, bool accumulate) {
+  cpu_kernels().matmul_packed_bf16b(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
+}
+
+void matmul_packed_parallel_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                                  int64_t N, bool trans_a, bool trans_b, bool accumulate) {
+  cpu_kernels().matmul_packed_parallel_bf16b(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
+}
+
+MatmulBlocking matmul_packed_blocking() { return cpu_kernels().gemm_blocking; }
 
 void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                     bool trans_b, bool accumulate) {
-  small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
+  cpu_kernels().matmul_small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
 }
 
 void matmul_small_m_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
                           int64_t N, bool trans_b, bool accumulate) {
-  small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
+  cpu_kernels().matmul_small_m_bf16b(C, A, B, bias, M, K, N, trans_b, accumulate);
 }
+
+void bias_backward(float* dbias, const float* dC, int64_t M, int64_t N) { cpu_kernels().bias_backward(dbias, dC, M, N); }
 
 void matmul_forward_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
                           int64_t N, bool trans_a, bool trans_b, bool accumulate) {
-  if (M <= kSmallM && !trans_a) {
+  if (M <= kMatmulSmallM && !trans_a) {
     matmul_small_m_bf16b(C, A, B, bias, M, K, N, trans_b, accumulate);
     return;
   }
@@ -179,28 +162,11 @@ void matmul_forward_bf16b(float* C, const float* A, const uint16_t* B, const flo
 
 void matmul_forward(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                     bool trans_a, bool trans_b, bool accumulate) {
-  if (M <= kSmallM && !trans_a) {
+  if (M <= kMatmulSmallM && !trans_a) {
     matmul_small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
     return;
   }
   matmul_packed_parallel(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
-}
-
-// ---- bias gradient ---------------------------------------------------------------------------
-void bias_backward(float* dbias, const float* dC, int64_t M, int64_t N) {
-  constexpr int64_t kCols = 64;  // one chunk of columns per task; its partial sums stay in registers
-  const int64_t chunks = (N + kCols - 1) / kCols;
-#pragma omp parallel for schedule(static) if (M * N > (1 << 16))
-  for (int64_t chunk = 0; chunk < chunks; chunk++) {
-    const int64_t j0 = chunk * kCols, width = std::min(kCols, N - j0);
-    float sum[kCols] = {};
-    for (int64_t i = 0; i < M; i++) {
-      const float* row = dC + i * N + j0;
-#pragma omp simd
-      for (int64_t j = 0; j < width; j++) sum[j] += row[j];
-    }
-    for (int64_t j = 0; j < width; j++) dbias[j0 + j] += sum[j];
-  }
 }
 
 }  // namespace sog

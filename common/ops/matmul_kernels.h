@@ -15,7 +15,11 @@
 //   1 naive    the definition, one dot product per output
 //   2 blocked  loop tiling so the working set stays in cache; inner loop left to the compiler
 //   3 packed   copy op(A) and op(B) into micro-panels laid out in the order the micro-kernel reads
-//              them, and compute 14×32 tiles of C in 28 AVX-512 registers (matmul_packed.cpp)
+//              them, and compute register tiles of C: 14×32 in 28 AVX-512 registers
+//              (matmul_avx512.cpp), 6×16 in 12 AVX2 ones (matmul_avx2.cpp), 8×12 in 24 NEON ones
+//              (matmul_neon.cpp), 6×16 in plain C++ (matmul_generic.cpp); the loops around the
+//              micro-kernel are shared (matmul_packed.h), the instruction set is picked at run time
+//              (cpu/kernels.h)
 //   4 parallel the same, with OpenMP threads sharing the packed A block and splitting B (the default)
 #pragma once
 #include <cstdint>
@@ -44,7 +48,7 @@ void matmul_packed(float* C, const float* A, const float* B, const float* bias, 
 void matmul_packed_parallel(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K,
                             int64_t N, bool trans_a, bool trans_b, bool accumulate);
 
-// The blocking of the packed variants (matmul_packed.cpp), for tests that must cross every edge:
+// The blocking of the packed variants of the active instruction set (matmul_<isa>.cpp), for tests that must cross every edge:
 // C is computed in mr×nr register tiles; K in slices of kc; op(A) in blocks of mc rows and op(B)
 // in blocks of nc columns.
 struct MatmulBlocking {
@@ -52,8 +56,9 @@ struct MatmulBlocking {
 };
 MatmulBlocking matmul_packed_blocking();
 
-// Few rows (M ≤ 8, op(A) = A) against a large matrix — a decoding step — without packing: each
+// Few rows (M ≤ kMatmulSmallM, op(A) = A) against a large matrix — a decoding step — without packing: each
 // thread streams its columns of B once. Memory-bound by design; matmul_forward picks it for such M.
+constexpr int64_t kMatmulSmallM = 8;
 void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                     bool trans_b, bool accumulate);
 

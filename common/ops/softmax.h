@@ -6,14 +6,14 @@
 //   softmax:     dx_i += y_i · (dout_i − Σ_j dout_j · y_j)
 //   log_softmax: dx_i += dout_i − exp(y_i) · Σ_j dout_j
 // A row whose entries are all −∞ has no distribution: its output is NaN (as in PyTorch).
-// The row sums are float sums over vector lanes (64 partial sums in the AVX-512 row kernel), exact
-// enough for a row of ≤ 10⁵ terms of size ≤ 1; the rows run in parallel.
+// The row sums are float sums over vector lanes (64 partial sums in the AVX-512 row kernel, 32 in
+// the AVX2 one), exact enough for a row of ≤ 10⁵ terms of size ≤ 1; the rows run in parallel.
 //
 // exp is the hot loop of softmax and of cross_entropy (a 50304-wide vocabulary row per token).
 // glibc's expf does not vectorise without -ffast-math, so `exp_poly` (fast_math.h) is a branch-free Cephes
-// expf that the compiler turns into AVX-512 code under `omp simd`: measured on a (256, 50304) row
-// block, softmax_forward runs ~9x faster than with std::exp (bench/bench_ops.cpp,
-// BM_softmax_forward, CPU time on one thread).
+// expf that the compiler turns into vector code under `omp simd` (and that the AVX-512 and AVX2 row
+// kernels write with intrinsics): measured on a (256, 50304) row block, softmax_forward runs ~9x
+// faster than with std::exp (bench/bench_ops.cpp, BM_softmax_forward, CPU time on one thread, AVX-512).
 #pragma once
 #include <bit>
 #include <cstdint>
@@ -26,12 +26,10 @@ namespace sog {
 // Row kernels shared with cross_entropy, on one row of n floats:
 //   row_max(x)             = max_i x_i  (−∞ for n = 0)
 //   row_sum_exp(y, x, s)   = Σ_i exp(x_i − s), also writing y_i = exp(x_i − s) when y ≠ nullptr
-// Two variants: `_portable` (omp simd loops) and the default, AVX-512 intrinsics when the compiler
-// targets AVX-512 (-march=native on such a CPU), else the portable one. Tests check both.
+// One version per instruction set (softmax_simd.cpp: AVX-512 and AVX2 intrinsics, `omp simd` loops
+// for NEON and plain C++), the active one's called (cpu/kernels.h). Tests check each.
 float row_max(const float* x, int64_t n);
 float row_sum_exp(float* y, const float* x, int64_t n, float shift);
-float row_max_portable(const float* x, int64_t n);
-float row_sum_exp_portable(float* y, const float* x, int64_t n, float shift);
 
 // Kernels on N rows of C floats. The backward accumulates into dinp.
 void softmax_forward(float* out, const float* inp, int64_t N, int64_t C);

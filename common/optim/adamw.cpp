@@ -1,5 +1,7 @@
 #include "common/optim/adamw.h"
 
+#include "common/cpu/kernels.h"
+
 #include <cmath>
 #include <stdexcept>
 
@@ -40,16 +42,8 @@ void AdamW::step(Tensor& params, const Tensor& grads, float lr) {
   float* v = v_.f32();
   for (const auto& s : segments_) {
     const float wd = s.decay ? config_.weight_decay : 0.0f;
-    const int64_t end = s.offset + s.count;
-#pragma omp parallel for simd if (s.count > (1 << 15))
-    for (int64_t i = s.offset; i < end; i++) {
-      float mi = b1 * m[i] + (1.0f - b1) * g[i];
-      float vi = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
-      m[i] = mi;
-      v[i] = vi;
-      float m_hat = mi * inv_bias1, v_hat = vi * inv_bias2;
-      p[i] -= lr * (m_hat / (std::sqrt(v_hat) + eps) + wd * p[i]);
-    }
+    cpu_kernels().adamw_update(p + s.offset, g + s.offset, m + s.offset, v + s.offset, s.count, lr, b1, b2, eps, wd,
+                               inv_bias1, inv_bias2);
   }
 }
 
