@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -40,6 +41,25 @@ TEST(Metrics, JsonlAppendsAndReadsBack) {
   write_json_atomic((d / "summary.json").string(), {{"best_val_loss", 1.8}});
   EXPECT_TRUE(fs::exists(d / "summary.json"));
   fs::remove_all(d);
+}
+
+TEST(Metrics, RequireFiniteNamesTheStepAndTheValue) {
+  EXPECT_NO_THROW(require_finite(2.31, "training loss", 7));
+  EXPECT_NO_THROW(require_finite(0.0, "gradient norm", 7));
+  const struct {
+    double value;
+    const char* shown;
+  } bad[] = {{std::nan(""), "NaN"}, {-std::nan(""), "NaN"}, {INFINITY, "+inf"}, {-INFINITY, "-inf"}};
+  for (const auto& [value, shown] : bad) {
+    try {
+      require_finite(value, "training loss", 12);
+      ADD_FAILURE() << "no error for " << shown;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("step 12: the training loss is ") + shown + ": training diverged"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(Progress, FormatsDurations) {

@@ -10,6 +10,7 @@
 #include "common/data/shard.h"
 #include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
+#include "common/nn/gpt.h"
 #include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
 #include "test_util.h"
@@ -128,6 +129,28 @@ TEST_F(PretrainCli, BadInputsAreClearErrors) {
   Result s = run(dir_, "sample --model " + (dir_ / "bad.bin").string() + " --tokenizer " + (dir_ / "tok").string());
   EXPECT_NE(s.status, 0);
   EXPECT_NE(s.output.find("bad.bin"), std::string::npos) << s.output;
+}
+
+// A run that diverges stops at once with a message naming the step, and saves nothing after it:
+// an absurd learning rate blows the weights up in one update, and a poisoned checkpoint makes the
+// very first loss NaN.
+TEST_F(PretrainCli, StopsAtTheFirstNonFiniteLoss) {
+  std::string args = common_args();
+  args.replace(args.find("--lr 3e-3"), 9, "--lr 1e30");
+  Result r = run(dir_, "train " + args + " --steps 12 --out " + (dir_ / "diverged").string());
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("step 1: the training loss is"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("training diverged"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "diverged/model.bin"));
+  EXPECT_EQ(train_losses(dir_ / "diverged/metrics.jsonl").size(), 1u);  // step 0 only, and finite
+
+  ASSERT_EQ(run(dir_, "train " + common_args() + " --steps 2 --out " + (dir_ / "poisoned").string()).status, 0);
+  GPT model = GPT::load((dir_ / "poisoned/model.bin").string());
+  model.lnfw.f32()[0] = NAN;  // the final LayerNorm's first gain: every logit becomes NaN
+  model.save((dir_ / "poisoned/model.bin").string());
+  Result p = run(dir_, "train " + common_args() + " --steps 4 --resume " + (dir_ / "poisoned").string());
+  EXPECT_NE(p.status, 0) << p.output;
+  EXPECT_NE(p.output.find("step 2: the training loss is NaN"), std::string::npos) << p.output;
 }
 
 // `fewshot` builds K-shot Q:/A: pages, answers greedily and grades each task; the counts add up and
