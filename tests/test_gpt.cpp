@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -217,6 +218,40 @@ TEST(GPT, FixedTenStepLossTrajectory) {
                                        3.562713f, 3.515705f, 3.468648f, 3.423575f, 3.379542f};
   ASSERT_EQ(losses.size(), expected.size());
   for (size_t i = 0; i < losses.size(); i++) EXPECT_NEAR(losses[i], expected[i], 2e-5f) << "step " << i;
+}
+
+// Training does not depend on the number of threads: a few steps of a char-baby model (large
+// enough that every op, the gradient norm and AdamW take their parallel paths) give the same
+// losses and the same weights, bit for bit, on 1 thread and on 2. (common/world/README.md relies on
+// it: the pipeline's figures reproduce exactly.)
+TEST(GPT, TrainingIsBitwiseTheSameOnOneAndTwoThreads) {
+  const GPTConfig c = gpt_preset("char-baby", 264);
+  Tensor x = random_ids(8, 64, c.V, 40), y = random_ids(8, 64, c.V, 41);
+  ASSERT_GT(8 * 64 * c.C, 1 << 15);  // activations above the elementwise ops' parallel threshold
+  ASSERT_GT(gpt_num_params(c), 1 << 16);  // and the parameters above the norm's and AdamW's
+  auto train = [&](int threads, std::vector<float>& losses) {
+    omp_set_num_threads(threads);
+    GPT model(c);
+    model.init_gpt2(43);
+    AdamW opt(model.num_params(), model.optimizer_segments(), {0.9f, 0.99f, 1e-8f, 0.1f});
+    for (int step = 0; step < 4; step++) {
+      Tensor l = model.loss(x, y);
+      losses.push_back(l.item());
+      l.backward();
+      clip_grad_norm(model.grads(), 1.0f);
+      opt.step(model.params(), model.grads(), 2e-3f);
+      model.zero_grad();
+    }
+    return model.params().to_vector();
+  };
+  const int saved = omp_get_max_threads();
+  std::vector<float> losses1, losses2;
+  const std::vector<float> params1 = train(1, losses1), params2 = train(2, losses2);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(losses1, losses2);
+  int64_t differ = 0;
+  for (size_t i = 0; i < params1.size(); i++) differ += params1[i] != params2[i];
+  EXPECT_EQ(differ, 0) << "weights that differ between 1 and 2 threads";
 }
 
 // A whole training step's memory comes from the caching allocator: the second identical step asks
