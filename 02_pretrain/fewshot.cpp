@@ -65,7 +65,7 @@ FewshotReport run_fewshot(const FewshotOptions& opt) {
     per_task[q.task].first += ok;
     per_task[q.task].second += 1;
     if (report.examples.size() < 12 || (!ok && report.failures.size() < 12)) {
-      (ok ? report.examples : report.failures).push_back({q.prompt, q.answer, completion});
+      (ok ? report.examples : report.failures).push_back({q.prompt, q.answer, completion, page});
     }
     if (++done % 100 == 0) std::fprintf(stderr, "fewshot: %lld questions\n", static_cast<long long>(done));
   }
@@ -85,8 +85,11 @@ json fewshot_json(const FewshotReport& r, const FewshotOptions& opt) {
     total += t.total;
   }
   json examples = json::array(), failures = json::array();
-  for (const auto& e : r.examples) examples.push_back({{"prompt", e.prompt}, {"answer", e.answer}, {"completion", e.completion}});
-  for (const auto& e : r.failures) failures.push_back({{"prompt", e.prompt}, {"answer", e.answer}, {"completion", e.completion}});
+  auto record = [](const FewshotExample& e) {
+    return json{{"prompt", e.prompt}, {"answer", e.answer}, {"completion", e.completion}, {"page", e.page}};
+  };
+  for (const auto& e : r.examples) examples.push_back(record(e));
+  for (const auto& e : r.failures) failures.push_back(record(e));
   return {{"model", opt.model}, {"eval", opt.eval_file}, {"shots", opt.shots}, {"seed", opt.seed},
           {"accuracy", total ? static_cast<double>(correct) / total : 0.0}, {"tasks", tasks},
           {"examples", examples}, {"failures", failures}};

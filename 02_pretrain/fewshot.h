@@ -18,6 +18,7 @@ struct FewshotOptions {
 
 struct FewshotExample {
   std::string prompt, answer, completion;
+  std::string page;  // the whole Q/A sheet built for the question (the model reads its last max_T tokens)
 };
 struct TaskAccuracy {
   std::string task;

@@ -220,6 +220,7 @@ static int run_train(TrainConfig cfg) {
     json record = {{"step", step}};
     if (step % cfg.eval_every == 0 || last) {
       last_val = gpu ? evaluate(*gpu, val_batches) : evaluate(model, val_batches);
+      require_finite(last_val, "validation loss", step);
       best_val = std::min(best_val, last_val);
       record["val_loss"] = last_val;
     }
@@ -257,6 +258,9 @@ static int run_train(TrainConfig cfg) {
       opt.step(model.params(), model.grads(), lr);
       model.zero_grad();
     }
+    // A diverged run stops here, before NaN reaches the log or a checkpoint (common/io/metrics.h).
+    require_finite(train_loss, "training loss", step);
+    require_finite(grad_norm, "gradient norm", step);
     double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ms_per_step = dt * 1e3;
     tokens_per_s = static_cast<double>(total_tokens) / dt;

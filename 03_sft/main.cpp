@@ -303,6 +303,7 @@ static int run_train(SftConfig cfg) {
     if (cfg.eval_every > 0 && (step % cfg.eval_every == 0 || last) && !val_batches.empty()) {
       set_eval(true);
       last_val = validation_loss(model, val_batches);
+      require_finite(last_val, "validation loss", step);
       set_eval(false);
       best_val = std::min(best_val, last_val);
       record["val_loss"] = last_val;
@@ -313,6 +314,9 @@ static int run_train(SftConfig cfg) {
     Tensor loss = model.loss(x, y, w);
     loss.backward();
     const float grad_norm = clip_grad_norm(grads, cfg.grad_clip);
+    // A diverged run stops here, before the step spreads NaN into the weights (common/io/metrics.h).
+    require_finite(loss.item(), "training loss", step);
+    require_finite(grad_norm, "gradient norm", step);
     const float lr = schedule.at(step);
     opt.step(params, grads, lr);
     zero_grad();

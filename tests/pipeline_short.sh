@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The README's first command, end to end, in a minute: scripts/pipeline.sh --no-setup on the built
 # programs, every stage with a few steps, into a temporary run folder. Checks that each stage wrote
-# its artifacts and its table, and that the report gathers them. (The figures of so short a run
-# mean nothing; the chapters' READMEs quote the full run.)
+# its artifacts and its table, that the report gathers them, and that every training run learned
+# something: all its losses finite, and its validation loss (the same batches each time) lower at
+# the end than at step 0. (Beyond that, the figures of so short a run mean nothing; the chapters'
+# READMEs quote the full run.)
 #
 #   BIN=build/release/bin tests/pipeline_short.sh
 set -euo pipefail
@@ -37,5 +39,26 @@ need_text report.md "| age (people it read) |"
 need_text report.md "## 03 SFT"
 need_text report.md "| **all (held-out)** |"
 need_text shards_mix/meta.json '"weight": 5.0'
-(( fail == 0 )) && echo "pipeline_short: every stage wrote its artifacts and its table"
+
+# Numbers, not just files: a run that trained to NaN (which the JSON log writes as null) or did not
+# move fails here. The training loss is on a new batch each step, so with a few steps only the
+# validation loss is a fair before/after comparison.
+for r in 02_pretrain/char 02_pretrain/small 03_sft/full 03_sft/lora; do
+  python3 - "$run/$r/metrics.jsonl" "$r" <<'PY' || fail=1
+import json, math, sys
+path, name = sys.argv[1], sys.argv[2]
+records = [json.loads(line) for line in open(path) if line.strip()]
+bad = [(r.get("step"), k, r[k]) for r in records for k in ("train_loss", "val_loss")
+       if k in r and not (isinstance(r[k], (int, float)) and math.isfinite(r[k]))]
+if bad:
+    sys.exit(f"{name}: non-finite losses (step, which, value): {bad[:5]}")
+if sum("train_loss" in r for r in records) == 0:
+    sys.exit(f"{name}: no training loss logged")
+val = [r["val_loss"] for r in records if "val_loss" in r]
+if len(val) < 2 or not val[-1] < val[0]:
+    sys.exit(f"{name}: the validation loss did not fall: {val}")
+print(f"{name}: {len(records)} steps, losses finite, validation loss {val[0]:.3f} -> {val[-1]:.3f}")
+PY
+done
+(( fail == 0 )) && echo "pipeline_short: every stage wrote its artifacts and its table, and its losses fell"
 exit "$fail"

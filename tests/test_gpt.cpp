@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -8,8 +9,10 @@
 #include "common/nn/gpt.h"
 #include "common/optim/adamw.h"
 #include "common/tensor/allocator.h"
+#include "gradcheck.h"
 
 using namespace sog;
+using namespace sog::testing;
 namespace fs = std::filesystem;
 
 namespace {
@@ -63,7 +66,10 @@ TEST(GPT, OverfitsOneBatch) {
 
 // The whole model's gradient against central differences, on a sample of parameters from every
 // tensor. The loss is float32 (~1e-7 relative noise); h = 1e-2 on parameters of size ~0.02–1 keeps
-// truncation error ~1e-4 and the rounding error of (L+ − L−)/2h ~1e-5.
+// truncation error ~1e-4 and the rounding error of (L+ − L−)/2h ~1e-5. Four samples per tensor can
+// only catch a wrong backward where the gradients are large next to the tolerance (2e-3 + 2%): each
+// tensor's largest sampled gradient must be at least 10× that floor, and a backward that returned
+// zeros, or half the gradient, must fail in every tensor.
 TEST(GPT, WholeModelGradientMatchesFiniteDifferences) {
   GPTConfig c = tiny_config();
   c.L = 1;
@@ -72,25 +78,28 @@ TEST(GPT, WholeModelGradientMatchesFiniteDifferences) {
   for (int64_t i = 0; i < model.num_params(); i++) model.params().f32()[i] *= 10.0f;  // larger signal
   Tensor x = random_ids(2, 5, c.V, 10), y = random_ids(2, 5, c.V, 11);
   model.loss(x, y).backward();
-  std::vector<float> analytic = model.grads().to_vector();
+  const std::vector<float> analytic = model.grads().to_vector();
   NoGradGuard no_grad;
-  Rng pick(12);
+  std::vector<CheckedTensor> segments;
   int64_t offset = 0;
   for (const ParamSpec& spec : gpt_param_specs(c)) {
-    for (int k = 0; k < 4; k++) {
-      int64_t i = offset + static_cast<int64_t>(pick.below(spec.shape.numel()));
-      if (spec.name == "wte" && i >= int64_t(c.V) * c.C) continue;  // padded rows: no gradient
-      float* p = model.params().f32() + i;
-      const float saved = *p, h = 1e-2f;
-      *p = saved + h;
-      double lp = model.loss(x, y).item();
-      *p = saved - h;
-      double lm = model.loss(x, y).item();
-      *p = saved;
-      double numeric = (lp - lm) / (2 * h);
-      EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric)) << spec.name << " element " << i - offset;
-    }
-    offset += spec.shape.numel();
+    const int64_t n = spec.shape.numel();
+    segments.push_back({spec.name, offset, n, spec.name == "wte" ? int64_t(c.V) * c.C : -1});  // padded rows: no gradient
+    offset += n;
+  }
+  const GradCheckOptions opt;  // atol 2e-3, rtol 2e-2
+  const std::vector<NumericSample> samples =
+      sample_numeric_gradients([&] { return double(model.loss(x, y).item()); }, model.params().f32(), segments, 4, 1e-2f, 12);
+  const std::vector<GradCheckReport> right = compare_gradients(samples, analytic, segments, opt);
+  std::vector<float> zeros(analytic.size(), 0.0f), halves = analytic;
+  for (float& g : halves) g *= 0.5f;
+  const std::vector<GradCheckReport> zero = compare_gradients(samples, zeros, segments, opt);
+  const std::vector<GradCheckReport> half = compare_gradients(samples, halves, segments, opt);
+  for (size_t s = 0; s < segments.size(); s++) {
+    EXPECT_TRUE(right[s].ok()) << right[s].summary();
+    EXPECT_GT(right[s].max_abs_numeric, 10 * opt.atol) << segments[s].name << ": gradients too small for the check to see";
+    EXPECT_FALSE(zero[s].ok()) << segments[s].name << ": a zero backward would pass";
+    EXPECT_FALSE(half[s].ok()) << segments[s].name << ": half the gradient would pass";
   }
 }
 
@@ -209,6 +218,40 @@ TEST(GPT, FixedTenStepLossTrajectory) {
                                        3.562713f, 3.515705f, 3.468648f, 3.423575f, 3.379542f};
   ASSERT_EQ(losses.size(), expected.size());
   for (size_t i = 0; i < losses.size(); i++) EXPECT_NEAR(losses[i], expected[i], 2e-5f) << "step " << i;
+}
+
+// Training does not depend on the number of threads: a few steps of a char-baby model (large
+// enough that every op, the gradient norm and AdamW take their parallel paths) give the same
+// losses and the same weights, bit for bit, on 1 thread and on 2. (common/world/README.md relies on
+// it: the pipeline's figures reproduce exactly.)
+TEST(GPT, TrainingIsBitwiseTheSameOnOneAndTwoThreads) {
+  const GPTConfig c = gpt_preset("char-baby", 264);
+  Tensor x = random_ids(8, 64, c.V, 40), y = random_ids(8, 64, c.V, 41);
+  ASSERT_GT(8 * 64 * c.C, 1 << 15);  // activations above the elementwise ops' parallel threshold
+  ASSERT_GT(gpt_num_params(c), 1 << 16);  // and the parameters above the norm's and AdamW's
+  auto train = [&](int threads, std::vector<float>& losses) {
+    omp_set_num_threads(threads);
+    GPT model(c);
+    model.init_gpt2(43);
+    AdamW opt(model.num_params(), model.optimizer_segments(), {0.9f, 0.99f, 1e-8f, 0.1f});
+    for (int step = 0; step < 4; step++) {
+      Tensor l = model.loss(x, y);
+      losses.push_back(l.item());
+      l.backward();
+      clip_grad_norm(model.grads(), 1.0f);
+      opt.step(model.params(), model.grads(), 2e-3f);
+      model.zero_grad();
+    }
+    return model.params().to_vector();
+  };
+  const int saved = omp_get_max_threads();
+  std::vector<float> losses1, losses2;
+  const std::vector<float> params1 = train(1, losses1), params2 = train(2, losses2);
+  omp_set_num_threads(saved);
+  EXPECT_EQ(losses1, losses2);
+  int64_t differ = 0;
+  for (size_t i = 0; i < params1.size(); i++) differ += params1[i] != params2[i];
+  EXPECT_EQ(differ, 0) << "weights that differ between 1 and 2 threads";
 }
 
 // A whole training step's memory comes from the caching allocator: the second identical step asks

@@ -334,7 +334,8 @@ TEST(LoRAOnGPT, AdapterGradientsAreTheSameWithTheBaseFrozenOrTrainable) {
 // and B of every target, with tests/test_gpt.cpp's tolerance. h = 3e-3 rather than its 1e-2: the
 // loss is more curved along an adapter entry (it moves a whole row or column of ΔW, times alpha/
 // rank = 4), and at 1e-2 the truncation error reached ~10% on a few qkv entries; at 3e-3 it is
-// ~1%, while float32 rounding of the loss (~3e-7) over 2h stays ~5e-5.
+// ~1%, while float32 rounding of the loss (~3e-7) over 2h stays ~5e-5. As there, each matrix's
+// largest sampled gradient must be 10× the tolerance's floor, so that a zero backward would fail.
 TEST(LoRAOnGPT, AdapterGradientMatchesFiniteDifferences) {
   GPTConfig c = nano();
   c.L = 1;
@@ -346,27 +347,26 @@ TEST(LoRAOnGPT, AdapterGradientMatchesFiniteDifferences) {
   model.attach_lora(&lora);
   Tensor x = random_ids(2, 5, c.V, 10), y = random_ids(2, 5, c.V, 11);
   model.loss(x, y).backward();
-  std::vector<float> analytic = lora.grads().to_vector();
+  const std::vector<float> analytic = lora.grads().to_vector();
   NoGradGuard no_grad;
-  Rng pick(12);
+  std::vector<CheckedTensor> segments;
   for (int t = 0; t < kLoRATargets; t++) {
     const LoRAAdapter* ad = lora.adapter(0, LoRATarget(t));
     for (const Tensor* m : {&ad->A, &ad->B}) {
-      const int64_t base = m->f32() - lora.params().f32();
-      for (int k = 0; k < 4; k++) {
-        const int64_t i = base + static_cast<int64_t>(pick.below(m->numel()));
-        float* p = lora.params().f32() + i;
-        const float saved = *p, h = 3e-3f;
-        *p = saved + h;
-        const double lp = model.loss(x, y).item();
-        *p = saved - h;
-        const double lm = model.loss(x, y).item();
-        *p = saved;
-        const double numeric = (lp - lm) / (2 * h);
-        EXPECT_NEAR(analytic[i], numeric, 2e-3 + 2e-2 * std::fabs(numeric))
-            << lora_target_name(LoRATarget(t)) << (m == &ad->A ? " A" : " B") << " element " << i - base;
-      }
+      segments.push_back({lora_target_name(LoRATarget(t)) + (m == &ad->A ? std::string(" A") : std::string(" B")),
+                          m->f32() - lora.params().f32(), m->numel(), -1});
     }
+  }
+  const GradCheckOptions opt;  // atol 2e-3, rtol 2e-2
+  const std::vector<NumericSample> samples =
+      sample_numeric_gradients([&] { return double(model.loss(x, y).item()); }, lora.params().f32(), segments, 4, 3e-3f, 12);
+  const std::vector<GradCheckReport> right = compare_gradients(samples, analytic, segments, opt);
+  const std::vector<GradCheckReport> zero =
+      compare_gradients(samples, std::vector<float>(analytic.size(), 0.0f), segments, opt);
+  for (size_t s = 0; s < segments.size(); s++) {
+    EXPECT_TRUE(right[s].ok()) << right[s].summary();
+    EXPECT_GT(right[s].max_abs_numeric, 10 * opt.atol) << segments[s].name << ": gradients too small for the check to see";
+    EXPECT_FALSE(zero[s].ok()) << segments[s].name << ": a zero backward would pass";
   }
 }
 

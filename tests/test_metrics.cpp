@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
+#include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
 #include "common/io/progress.h"
 
@@ -37,9 +39,43 @@ TEST(Metrics, JsonlAppendsAndReadsBack) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("metrics.jsonl:2"), std::string::npos) << e.what();
   }
-  write_json_atomic((d / "summary.json").string(), {{"best_val_loss", 1.8}});
-  EXPECT_TRUE(fs::exists(d / "summary.json"));
   fs::remove_all(d);
+}
+
+// summary.json is written whole: it reads back as the same JSON, replaces an older one, and
+// leaves no temporary file beside it.
+TEST(Metrics, SummaryIsWrittenAtomicallyAndReadsBack) {
+  fs::path d = fs::temp_directory_path() / ("sog_summary_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  const std::string path = (d / "summary.json").string();
+  write_json_atomic(path, {{"best_val_loss", 2.5}});
+  const nlohmann::json summary = {{"best_val_loss", 1.8}, {"steps", 12}, {"model", "L=2 C=32"}};
+  write_json_atomic(path, summary);
+  EXPECT_EQ(nlohmann::json::parse(read_file(path)), summary);
+  std::vector<std::string> files;
+  for (const auto& entry : fs::directory_iterator(d)) files.push_back(entry.path().filename().string());
+  EXPECT_EQ(files, std::vector<std::string>{"summary.json"});
+  fs::remove_all(d);
+}
+
+TEST(Metrics, RequireFiniteNamesTheStepAndTheValue) {
+  EXPECT_NO_THROW(require_finite(2.31, "training loss", 7));
+  EXPECT_NO_THROW(require_finite(0.0, "gradient norm", 7));
+  const struct {
+    double value;
+    const char* shown;
+  } bad[] = {{std::nan(""), "NaN"}, {-std::nan(""), "NaN"}, {INFINITY, "+inf"}, {-INFINITY, "-inf"}};
+  for (const auto& [value, shown] : bad) {
+    try {
+      require_finite(value, "training loss", 12);
+      ADD_FAILURE() << "no error for " << shown;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(std::string("step 12: the training loss is ") + shown + ": training diverged"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(Progress, FormatsDurations) {

@@ -5,11 +5,16 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
 #include "common/data/shard.h"
 #include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
+#include "common/nn/gpt.h"
+#include "common/world/grader.h"
 #include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
 #include "test_util.h"
@@ -130,13 +135,38 @@ TEST_F(PretrainCli, BadInputsAreClearErrors) {
   EXPECT_NE(s.output.find("bad.bin"), std::string::npos) << s.output;
 }
 
-// `fewshot` builds K-shot Q:/A: pages, answers greedily and grades each task; the counts add up and
-// the prompt's own answer is never among its examples.
+// A run that diverges stops at once with a message naming the step, and saves nothing after it:
+// an absurd learning rate blows the weights up in one update, and a poisoned checkpoint makes the
+// very first loss NaN.
+TEST_F(PretrainCli, StopsAtTheFirstNonFiniteLoss) {
+  std::string args = common_args();
+  args.replace(args.find("--lr 3e-3"), 9, "--lr 1e30");
+  Result r = run(dir_, "train " + args + " --steps 12 --out " + (dir_ / "diverged").string());
+  EXPECT_NE(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("step 1: the training loss is"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("training diverged"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir_ / "diverged/model.bin"));
+  EXPECT_EQ(train_losses(dir_ / "diverged/metrics.jsonl").size(), 1u);  // step 0 only, and finite
+
+  ASSERT_EQ(run(dir_, "train " + common_args() + " --steps 2 --out " + (dir_ / "poisoned").string()).status, 0);
+  GPT model = GPT::load((dir_ / "poisoned/model.bin").string());
+  model.lnfw.f32()[0] = NAN;  // the final LayerNorm's first gain: every logit becomes NaN
+  model.save((dir_ / "poisoned/model.bin").string());
+  Result p = run(dir_, "train " + common_args() + " --steps 4 --resume " + (dir_ / "poisoned").string());
+  EXPECT_NE(p.status, 0) << p.output;
+  EXPECT_NE(p.output.find("step 2: the training loss is NaN"), std::string::npos) << p.output;
+}
+
+// `fewshot` builds K-shot Q:/A: pages, answers greedily and grades each task; the counts add up,
+// and every page holds K solved questions of the question's own task, never the question itself.
 TEST_F(PretrainCli, FewshotReportsPerTaskAccuracy) {
   ASSERT_EQ(run(dir_, "train " + common_args() + " --steps 2 --out " + (dir_ / "run").string()).status, 0);
   std::string eval;
-  for (int i = 0; i < 5; i++) eval += R"({"prompt":"What is the cat number )" + std::to_string(i) + R"(?","answer":"mat","task":"cat"})" "\n";
-  for (int i = 0; i < 3; i++) eval += R"({"prompt":"What sat )" + std::to_string(i) + R"(?","answer":"dog","task":"dog"})" "\n";
+  std::map<std::string, std::pair<std::string, std::string>> pool;  // prompt → (answer, task)
+  for (int i = 0; i < 5; i++) pool["What is the cat number " + std::to_string(i) + "?"] = {"mat " + std::to_string(i), "cat"};
+  for (int i = 0; i < 3; i++) pool["What sat " + std::to_string(i) + "?"] = {"dog " + std::to_string(i), "dog"};
+  for (const auto& [prompt, at] : pool)
+    eval += nlohmann::json({{"prompt", prompt}, {"answer", at.first}, {"task", at.second}}).dump() + "\n";
   write_file_atomic((dir_ / "eval.jsonl").string(), eval);
   Result r = run(dir_, "fewshot --model " + (dir_ / "run/model.bin").string() + " --tokenizer " + (dir_ / "tok").string() +
                            " --eval " + (dir_ / "eval.jsonl").string() + " --shots 2 --max-new-tokens 4 --out " +
@@ -147,10 +177,46 @@ TEST_F(PretrainCli, FewshotReportsPerTaskAccuracy) {
   EXPECT_EQ(j["tasks"][0]["task"], "cat");
   EXPECT_EQ(j["tasks"][0]["total"], 5);
   EXPECT_EQ(j["tasks"][1]["total"], 3);
-  EXPECT_GE(j["accuracy"].get<double>(), 0.0);
-  EXPECT_LE(j["accuracy"].get<double>(), 1.0);
+  int correct = 0;
+  for (const auto& t : j["tasks"]) {
+    EXPECT_DOUBLE_EQ(t["accuracy"].get<double>(), t["correct"].get<double>() / t["total"].get<double>()) << t["task"];
+    correct += t["correct"].get<int>();
+  }
+  EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), correct / 8.0);
   EXPECT_EQ(j["shots"], 2);
   EXPECT_NE(r.output.find("(2-shot)"), std::string::npos) << r.output;
+
+  // Eight questions: each is recorded, graded as counted, on a page of its own making.
+  ASSERT_EQ(j["examples"].size(), static_cast<size_t>(correct));
+  ASSERT_EQ(j["failures"].size(), static_cast<size_t>(8 - correct));
+  std::set<std::string> seen;
+  for (const char* list : {"examples", "failures"}) {
+    for (const auto& e : j[list]) {
+      const std::string prompt = e["prompt"], page = e["page"];
+      seen.insert(prompt);
+      EXPECT_EQ(is_correct(e["completion"].get<std::string>(), e["answer"].get<std::string>()), std::string(list) == "examples")
+          << prompt;
+      // The page: "Q: p\nA: a\n" per example, then "Q: prompt\nA:".
+      const std::string tail = "Q: " + prompt + "\nA:";
+      ASSERT_TRUE(page.ends_with(tail)) << page;
+      std::istringstream lines(page.substr(0, page.size() - tail.size()));
+      std::string q, a;
+      int shots = 0;
+      while (std::getline(lines, q) && std::getline(lines, a)) {
+        ASSERT_TRUE(q.starts_with("Q: ") && a.starts_with("A: ")) << page;
+        const std::string ex = q.substr(3);
+        ASSERT_TRUE(pool.count(ex)) << "an example that is not in the pool: " << ex;
+        EXPECT_NE(ex, prompt) << "the question is among its own examples:\n" << page;
+        EXPECT_EQ(pool[ex].second, pool[prompt].second) << "an example of another task:\n" << page;
+        EXPECT_EQ(a.substr(3), pool[ex].first) << page;
+        shots++;
+      }
+      EXPECT_EQ(shots, 2) << page;
+      EXPECT_EQ(page.find("A: " + pool[prompt].first + "\n"), std::string::npos) << "the answer is shown:\n" << page;
+    }
+  }
+  EXPECT_EQ(seen.size(), 8u);
+
   write_file_atomic((dir_ / "bad.jsonl").string(), "{\"prompt\":\"x\"}\n");
   Result bad = run(dir_, "fewshot --model " + (dir_ / "run/model.bin").string() + " --tokenizer " + (dir_ / "tok").string() +
                              " --eval " + (dir_ / "bad.jsonl").string());

@@ -246,3 +246,27 @@ TEST_F(SftCli, BadDataIsAClearError) {
   EXPECT_NE(mode.status, 0);
   EXPECT_NE(mode.err.find("chat, fewshot-doc or qa-fewshot"), std::string::npos) << mode.all();
 }
+
+// A run that diverges stops at once with a message naming the step and saves nothing: a poisoned
+// base makes the first loss NaN, for full fine-tuning and for LoRA (where only the adapters train,
+// and the NaN comes from the frozen base).
+TEST_F(SftCli, StopsAtTheFirstNonFiniteLoss) {
+  GPT base = GPT::load(p("base.bin"));
+  base.lnfw.f32()[0] = NAN;  // the final LayerNorm's first gain: every logit becomes NaN
+  base.save(p("poisoned.bin"));
+  for (const std::string lora : {"", "--lora-rank 4"}) {
+    std::string args = train_args(10, lora + " --out " + p("run"));
+    args.replace(args.find(p("base.bin")), p("base.bin").size(), p("poisoned.bin"));
+    args.replace(args.find("--eval-every 20"), 15, "--eval-every 0");
+    Result r = run(dir_, args);
+    EXPECT_NE(r.status, 0) << lora << r.all();
+    EXPECT_NE(r.err.find("step 0: the training loss is NaN: training diverged"), std::string::npos) << lora << r.all();
+    EXPECT_FALSE(fs::exists(p("run/model.bin")) || fs::exists(p("run/adapter.bin"))) << lora;
+  }
+  // With validation at step 0, the validation loss is the first to say so.
+  Result v = run(dir_, "train --model " + p("poisoned.bin") + " --tokenizer " + p("tok") + " --data " + p("train.jsonl") +
+                           " --val-data " + p("val.jsonl") + " -B 4 -T 32 --steps 4 --eval-every 2 --eval-batches 1 --samples 0 --out " +
+                           p("run_val"));
+  EXPECT_NE(v.status, 0);
+  EXPECT_NE(v.err.find("step 0: the validation loss is NaN"), std::string::npos) << v.all();
+}

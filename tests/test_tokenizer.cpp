@@ -171,23 +171,27 @@ TEST(Base64, RoundTripAndRejects) {
 }
 
 // Every text of the data folder: decode(encode(text)) == text, and the parallel encoder agrees.
-TEST_F(Gpt2, RoundTripAndParallelOnTheDataTexts) {
-  size_t files = 0;
-  for (const char* name : {"tinyshakespeare.txt", "wikitext2_valid.txt", "wikitext2_test.txt", "code_c_lua.txt",
-                           "code_python_click.txt", "chinese_classics.txt"}) {
-    const std::string path = ::sog::testing::third_party_data(name);
-    if (path.empty()) continue;
-    ++files;
-    const std::string text = read_file(path);
-    const auto ids = gpt2_->encode(text);
-    EXPECT_EQ(gpt2_->decode_bytes(ids), text) << name;
-    EXPECT_EQ(gpt2_->decode(ids), text) << name;  // valid UTF-8 in, so no replacement
-    EXPECT_EQ(gpt2_->encode_parallel(text, AllowedSpecial::none, 2), ids) << name;
-    EXPECT_EQ(gpt2_->encode_parallel(text, AllowedSpecial::none, 3), ids) << name;
-    EXPECT_LT(ids.size(), text.size()) << name;
-  }
-  if (files == 0) GTEST_SKIP() << "no data texts (run scripts/get_data.sh)";
+// One test per file, so that a missing file is reported skipped by name rather than left out.
+class Gpt2OnDataText : public Gpt2, public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(Gpt2OnDataText, RoundTripAndParallel) {
+  const std::string name = GetParam();
+  SOG_REQUIRE_DATA(path, name);
+  const std::string text = read_file(path);
+  const auto ids = gpt2_->encode(text);
+  EXPECT_EQ(gpt2_->decode_bytes(ids), text);
+  EXPECT_EQ(gpt2_->decode(ids), text);  // valid UTF-8 in, so no replacement
+  EXPECT_EQ(gpt2_->encode_parallel(text, AllowedSpecial::none, 2), ids);
+  EXPECT_EQ(gpt2_->encode_parallel(text, AllowedSpecial::none, 3), ids);
+  EXPECT_LT(ids.size(), text.size());
 }
+
+INSTANTIATE_TEST_SUITE_P(DataFiles, Gpt2OnDataText,
+                         ::testing::Values("tinyshakespeare.txt", "wikitext2_valid.txt", "wikitext2_test.txt",
+                                           "code_c_lua.txt", "code_python_click.txt", "chinese_classics.txt"),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
+                           return info.param.substr(0, info.param.find('.'));  // "tinyshakespeare"
+                         });
 
 TEST_F(Gpt2, ParallelWithSpecialTokensAndOddBytes) {
   std::mt19937 rng(5);

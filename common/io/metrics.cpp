@@ -1,7 +1,9 @@
 #include "common/io/metrics.h"
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
+#include <sstream>
 #include <filesystem>
 #include <stdexcept>
 
@@ -39,6 +41,14 @@ std::vector<nlohmann::json> read_jsonl(const std::string& path) {
 
 void write_json_atomic(const std::string& path, const nlohmann::json& value) {
   write_file_atomic(path, value.dump(2) + "\n");
+}
+
+void require_finite(double value, const char* what, int64_t step) {
+  if (std::isfinite(value)) return;
+  std::ostringstream s;
+  s << "step " << step << ": the " << what << " is " << (std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf")
+    << ": training diverged (lower --lr, or clip with --grad-clip); nothing from this step on was saved";
+  throw std::runtime_error(s.str());
 }
 
 }  // namespace sog

@@ -4,9 +4,11 @@
 //   MetricsLog log(run_dir + "/metrics.jsonl");
 //   log.write({{"step", 10}, {"train_loss", 2.31}, {"lr", 1e-3}});
 #pragma once
+#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace sog {
 
@@ -25,5 +27,14 @@ class MetricsLog {
 // Reads every line of a metrics.jsonl; a line that is not JSON is an error naming file and line.
 std::vector<nlohmann::json> read_jsonl(const std::string& path);
 void write_json_atomic(const std::string& path, const nlohmann::json& value);
+
+// The rail of every training loop: a loss or gradient norm that is NaN or infinite means the run
+// has diverged (too high a learning rate, an overflow), and every later step would only carry the
+// NaN on into the weights and the checkpoint. Throws std::runtime_error naming the step:
+//
+//   require_finite(train_loss, "training loss", step);
+//   → "step 3: the training loss is NaN: training diverged (lower --lr, or clip with --grad-clip);
+//      nothing from this step on was saved"
+void require_finite(double value, const char* what, int64_t step);
 
 }  // namespace sog

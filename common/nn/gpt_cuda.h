@@ -21,11 +21,12 @@
 // gradient norm together (the clipping factor needs the norm on the host). Nothing in forward or
 // backward waits; the inputs travel through a pinned staging buffer.
 //
-// Reproducibility: the forward is bitwise repeatable, and so is every gradient but one: the token
-// embedding's (dwte) backward scatters with fp32 atomicAdd (common/ops/embedding.cu), so the order
-// of its sums, and the last bits of dwte, vary from run to run; after the first update everything
-// inherits that jitter, and two runs of a seed agree to a few ulps rather than bit for bit. The CPU
-// and the GPU agree to bf16 precision (tests/test_cuda_gpt.cpp states the measured errors).
+// Reproducibility: by design a step is bitwise repeatable — forward, every gradient, the update —
+// because no kernel adds with atomics or in an order set by timing (the token embedding's backward,
+// common/ops/embedding.cu, gives each vocabulary row to one warp that adds in position order), so
+// two runs of a seed should agree bit for bit; tests/test_cuda_gpt.cpp (RepeatsItself) checks it
+// on a GPU. The CPU and the GPU are expected to agree to bf16 precision: that test file states its
+// tolerances and why, and prints the errors it finds. (No GPU has run these tests yet.)
 //
 // Decoding keeps a KV cache per layer on the device (make_caches / forward_cached), and returns the
 // last position's logits to the host for the sampler (common/generate/generate_cuda.h).
