@@ -14,6 +14,8 @@
 //   bin/pretrain sample --model F --tokenizer DIR --prompt TEXT [--max-new-tokens N --temperature T ...]
 //   bin/pretrain eval   --model F --data DIR
 //   (each with --device cuda to run on the GPU: same files, bf16 activations, fp32 master weights)
+//   bin/pretrain cpu    which CPU kernels run here (AVX-512, AVX2, NEON or plain C++; SOG_CPU=
+//                       forces one: common/cpu/isa.h)
 //
 // Departures from GPT-2's recipe: none in the model; the optimizer and schedule are nanoGPT's
 // (AdamW, linear warmup then cosine decay, clipping at 1.0), the batch is small (CPU).
@@ -30,6 +32,7 @@
 
 #include "02_pretrain/fewshot.h"
 #include "common/autograd/tape.h"
+#include "common/cpu/isa.h"
 #include "common/data/dataset.h"
 #include "common/generate/generate.h"
 #include "common/generate/generate_cuda.h"
@@ -188,6 +191,9 @@ static int run_train(TrainConfig cfg) {
     gpu->upload_optimizer(opt);  // zero moments, or the resumed run's
     std::printf("device: %s, %.2f GiB for parameters, gradients, moments and activations\n",
                 gpu->device_name().c_str(), static_cast<double>(gpu->device_bytes()) / (1 << 30));
+  } else {
+    std::printf("device: cpu, %s kernels, %d threads (%s)\n", isa_name(active_isa()), omp_get_max_threads(),
+                cpu_model_name().c_str());
   }
 
   std::printf("model: %s, %lld parameters | batch %lld×%lld×%lld = %lld tokens/step | %lld steps\n",
@@ -296,6 +302,7 @@ static int run_train(TrainConfig cfg) {
                   {"tokens_per_s", tokens_per_s}, {"ms_per_step", ms_per_step},
                   {"parameters", model.num_params()}, {"model", m.describe()},
                   {"wall_time_s", bar.elapsed_s() - started}, {"config", config_json(cfg)}};
+  summary.update(cpu_json());  // cpu_isa, cpu, threads: which kernels ran (common/cpu/isa.h)
   if (gpu) summary["device"] = gpu->device_name();
   write_json_atomic(cfg.out_dir + "/summary.json", summary);
   std::printf("done: val loss %.4f (best %.4f), %.0f tokens/s → %s\n", last_val, best_val, tokens_per_s,
@@ -401,6 +408,7 @@ static int run_bench(const std::string& preset, int V, int64_t B, int64_t T, int
   getrusage(RUSAGE_SELF, &usage);
   const double param_mb = static_cast<double>(model.num_params()) * 4 / 1e6;
   json r = {{"peer", "stateofgpt"}, {"model", preset}, {"B", B}, {"T", T}, {"threads", omp_get_max_threads()},
+            {"cpu_isa", isa_name(active_isa())}, {"cpu", cpu_model_name()},
             {"parameters", model.num_params()}, {"ms_per_step", best * 1e3}, {"median_ms_per_step", median * 1e3},
             {"tokens_per_s", tokens_per_s}, {"mfu", mfu}, {"peak_gflops_assumed", peak_gflops},
             {"sample_tokens_per_s", static_cast<double>(out.size()) / sample_s},
@@ -536,8 +544,18 @@ int main(int argc, char** argv) {
   fewshot->add_option("--seed", fs_opt.seed)->capture_default_str();
   fewshot->add_option("--out", fs_out, "write the results as JSON here");
 
+  auto* cpu = app.add_subcommand("cpu", "the CPU kernels this machine runs and the one it picks (SOG_CPU forces one)");
+
   CLI11_PARSE(app, argc, argv);
   try {
+    if (*cpu) {  // for bug reports and scripts: {"active": "avx2", "runnable": ["generic", "avx2"], "cpu": "…"}
+      json runnable = json::array();
+      for (Isa isa : runnable_isas()) runnable.push_back(isa_name(isa));
+      std::printf("%s\n", json{{"active", isa_name(active_isa())}, {"runnable", runnable}, {"cpu", cpu_model_name()}}
+                               .dump()
+                               .c_str());
+      return 0;
+    }
     if (*train) {
       if (tc.out_dir.empty() && tc.resume_dir.empty()) throw std::invalid_argument("train: give --out RUN (or --resume RUN)");
       return run_train(tc);

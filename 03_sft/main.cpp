@@ -374,6 +374,7 @@ static int run_train(SftConfig cfg) {
                   {"dropped", batcher.dropped()}, {"skipped_lines", data.skipped_lines},
                   {"config", config_json(cfg)}};
   if (cfg.lora()) summary["lora_targets"] = lora->config().targets_string();
+  summary.update(cpu_json());  // cpu_isa, cpu, threads: which kernels ran (common/cpu/isa.h)
   write_json_atomic(cfg.out_dir + "/summary.json", summary);
   std::printf("done: val loss %.4f (best %.4f), %lld trainable parameters (%.2f%%), %s is %.1f kB, peak RSS %.0f MB → %s\n",
               last_val, best_val, static_cast<long long>(trainable), summary["trainable_percent"].get<double>(),

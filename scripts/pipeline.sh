@@ -80,6 +80,16 @@ report="$RUN/report.md"
   echo
   echo "Run folder: \`$(basename "$RUN")\`, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPU threads, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)."
   echo
+  # The CPU kernels the chapters ran (cpu_isa in each summary.json: common/cpu/isa.h).
+  cpu_line="$(python3 - "$RUN" <<'PY'
+import glob, json, sys
+runs = {(s.get("cpu_isa"), s.get("cpu")) for f in sorted(glob.glob(f"{sys.argv[1]}/*/**/summary.json", recursive=True))
+        for s in [json.load(open(f))] if "cpu_isa" in s}
+print("; ".join(f"{isa} kernels on {cpu}" for isa, cpu in sorted(runs)) or "no CPU training ran")
+PY
+)"
+  echo "CPU: $cpu_line (SOG_CPU=${SOG_CPU:-unset: the best this CPU runs})."
+  echo
   echo "Data: $DATA_NOTE"
   echo
   if (( ${#stages[@]} == 0 )); then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, fetches the data, configures, builds everything
-# (the CUDA code too when nvcc is present) and runs every test with ctest.
+# (the CUDA code too when nvcc is present) and runs every test with ctest — once per CPU
+# instruction set this machine runs — and the arm64 kernel tests under emulation.
 #
 #   scripts/test.sh                       # Release build (build/release), all tests
 #   scripts/test.sh --sanitize            # also the Debug build with AddressSanitizer + UBSan (build/debug)
@@ -38,5 +39,19 @@ run_preset() {
   ctest --preset "$1"
 }
 run_preset release
+# The CPU kernels are chosen at run time (common/cpu/isa.h): the suite once more on every other
+# instruction set this CPU runs (on an AVX-512 machine: avx2, then generic), so that each one is
+# tested wherever it can run, and a build made here is known to work on the CPUs that lack the rest.
+others="$(build/release/bin/pretrain cpu | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(" ".join(reversed([isa for isa in d["runnable"] if isa != d["active"]])))')"
+for isa in $others; do
+  echo "==== the tests again with SOG_CPU=$isa ===="
+  SOG_CPU="$isa" ctest --preset release
+done
+# arm64 (NEON and plain C++): the kernel and op tests cross-compiled and run under emulation, when
+# the cross toolchain and qemu are installed (scripts/setup.sh installs them).
+scripts/test_arm64.sh --if-available
 (( sanitize )) && run_preset debug
 exit 0

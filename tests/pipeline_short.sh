@@ -39,6 +39,11 @@ need_text report.md "| age (people it read) |"
 need_text report.md "## 03 SFT"
 need_text report.md "| **all (held-out)** |"
 need_text shards_mix/meta.json '"weight": 5.0'
+# Which CPU kernels ran, in the report and in every training run's summary.json.
+need_text report.md "kernels on"
+for r in 02_pretrain/char 02_pretrain/small 03_sft/full 03_sft/lora; do
+  need_text "$r/summary.json" '"cpu_isa"'
+done
 
 # Numbers, not just files: a run that trained to NaN (which the JSON log writes as null) or did not
 # move fails here. The training loss is on a new batch each step, so with a few steps only the

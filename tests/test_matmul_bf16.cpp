@@ -11,6 +11,7 @@
 
 #include "common/autograd/tape.h"
 #include "common/ops/matmul.h"
+#include "common/cpu/isa.h"
 #include "common/ops/matmul_kernels.h"
 #include "common/tensor/random.h"
 #include "gradcheck.h"
@@ -84,7 +85,7 @@ void expect_matches_reference(MatmulBf16BFn fn, const Problem& p, uint64_t seed)
 // blocks and M several MC blocks (as tests/test_matmul.cpp), plus full 32-column panels with
 // K a multiple of 16 (the vectorised widen-and-transpose path of the packing).
 std::vector<std::array<int64_t, 3>> test_shapes() {
-  const MatmulBlocking b = matmul_packed_blocking();
+  const MatmulBlocking b = matmul_packed_blocking();  // the active instruction set's
   return {{1, 1, 1},
           {7, 13, 5},
           {1, 1000, 1},
@@ -100,13 +101,19 @@ class MatmulBf16Test : public ::testing::TestWithParam<size_t> {};
 TEST_P(MatmulBf16Test, MatchesFloat64ReferenceOnEveryEdge) {
   const MatmulBf16BVariant& v = matmul_bf16b_variants()[GetParam()];
   uint64_t seed = 300;
-  for (const auto& [M, K, N] : test_shapes()) {
-    const bool big = M * K * N > 2'000'000;
-    for (int flags = 0; flags < 16; flags++) {
-      Problem p{M, K, N, bool(flags & 1), bool(flags & 2), bool(flags & 4), bool(flags & 8)};
-      if (big && GetParam() == 0 && (flags & 12) != 12) continue;  // the naive variant is slow there
-      SCOPED_TRACE(std::string(v.name) + " " + describe(p));
-      expect_matches_reference(v.fn, p, seed++);
+  // The packed variants once per instruction set this CPU runs (matmul_<isa>.cpp), each on shapes
+  // built from its own blocking; the naive and blocked rungs do not depend on it.
+  const bool per_isa = std::string(v.name).find("packed") != std::string::npos;
+  for (Isa isa : per_isa ? runnable_isas() : std::vector<Isa>{active_isa()}) {
+    ScopedIsa use(isa);
+    for (const auto& [M, K, N] : test_shapes()) {
+      const bool big = M * K * N > 2'000'000;
+      for (int flags = 0; flags < 16; flags++) {
+        Problem p{M, K, N, bool(flags & 1), bool(flags & 2), bool(flags & 4), bool(flags & 8)};
+        if (big && GetParam() == 0 && (flags & 12) != 12) continue;  // the naive variant is slow there
+        SCOPED_TRACE(std::string(v.name) + " " + isa_name(isa) + " " + describe(p));
+        expect_matches_reference(v.fn, p, seed++);
+      }
     }
   }
 }

@@ -41,8 +41,9 @@ bool cpu_supports(Isa isa) {
     case Isa::generic: return true;
 #if defined(__x86_64__)
     // libgcc's checks include the OS's support for the ymm / zmm register state (XGETBV).
-    case Isa::avx2: return __builtin_cpu_supports("x86-64-v3");
-    case Isa::avx512: return __builtin_cpu_supports("x86-64-v4");
+    // __builtin_cpu_init first: this may run in a static initialiser, before libgcc's own.
+    case Isa::avx2: return __builtin_cpu_init(), __builtin_cpu_supports("x86-64-v3");
+    case Isa::avx512: return __builtin_cpu_init(), __builtin_cpu_supports("x86-64-v4");
 #endif
 #if defined(__aarch64__)
     case Isa::neon: return true;  // Advanced SIMD is part of every AArch64 CPU

@@ -1,5 +1,7 @@
 #include "common/io/metrics.h"
 
+#include <omp.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -7,6 +9,7 @@
 #include <filesystem>
 #include <stdexcept>
 
+#include "common/cpu/isa.h"
 #include "common/io/atomic_file.h"
 
 namespace sog {
@@ -49,6 +52,10 @@ void require_finite(double value, const char* what, int64_t step) {
   s << "step " << step << ": the " << what << " is " << (std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf")
     << ": training diverged (lower --lr, or clip with --grad-clip); nothing from this step on was saved";
   throw std::runtime_error(s.str());
+}
+
+nlohmann::json cpu_json() {
+  return {{"cpu_isa", isa_name(active_isa())}, {"cpu", cpu_model_name()}, {"threads", omp_get_max_threads()}};
 }
 
 }  // namespace sog

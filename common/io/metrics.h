@@ -37,4 +37,9 @@ void write_json_atomic(const std::string& path, const nlohmann::json& value);
 //      nothing from this step on was saved"
 void require_finite(double value, const char* what, int64_t step);
 
+// Where a run's CPU work ran, for summary.json and benchmark records: the instruction set of the
+// kernels (common/cpu/isa.h), the CPU's model name and the OpenMP threads, e.g.
+//   {"cpu_isa": "avx2", "cpu": "AMD EPYC 7B12", "threads": 2}
+nlohmann::json cpu_json();
+
 }  // namespace sog

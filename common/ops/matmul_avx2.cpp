@@ -66,6 +66,7 @@ struct MicroKernel {
   static constexpr int64_t KC = 256;         // an A micro-panel is 6 KiB, a B one 16 KiB
   static constexpr int64_t MC = 300 * MR;    // the A block: up to 1800 rows (1.8 MiB, in L3)
   static constexpr int64_t NC = 24 * NR;     // the B block: KC×NC×4 = 384 KiB, half per thread
+  static constexpr bool kBPanelInL1 = true;
 
   static void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K, bool trans_a, int64_t i0, int64_t rows,
                            int64_t k0, int64_t kc) {

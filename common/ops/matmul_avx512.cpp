@@ -110,6 +110,7 @@ struct MicroKernel {
   static constexpr int64_t KC = 384;          // a B micro-panel is KC×NR×4 = 48 KiB, an A one 21 KiB
   static constexpr int64_t MC = 300 * MR;     // the A block: up to 4200 rows (6.2 MiB at KC = 384, in L3)
   static constexpr int64_t NC = 24 * NR;      // the B block: KC×NC×4 = 1.1 MiB, about one L2 (1 MiB)
+  static constexpr bool kBPanelInL1 = false;
 
   __attribute__((always_inline)) static void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K,
                                                           bool trans_a, int64_t i0, int64_t rows, int64_t k0,

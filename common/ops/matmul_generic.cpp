@@ -13,6 +13,7 @@ namespace sog::generic {
 struct MicroKernel {
   static constexpr int64_t MR = 6, NR = 16;
   static constexpr int64_t KC = 256, MC = 96 * MR, NC = 16 * NR;
+  static constexpr bool kBPanelInL1 = false;
 
   static void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K, bool trans_a, int64_t i0, int64_t rows,
                            int64_t k0, int64_t kc) {

@@ -102,12 +102,18 @@ void gemm_packed(float* C, const float* A, const TB* B, const float* bias, int64
           if (p0 >= p1) continue;
           for (int64_t q = q0; q < q1; q++)
             MicroKernel::pack_b_panel(Bp + (q - q0) * NR * kc, B, K, N, trans_b, jc + q * NR, std::min(NR, nc - q * NR), pc, kc);
-          for (int64_t p = p0; p < p1; p++) {
-            for (int64_t q = q0; q < q1; q++) {
-              const int64_t i = ic + p * MR, j = jc + q * NR;
-              MicroKernel::micro_kernel(kc, Ap + p * MR * kc, Bp + (q - q0) * NR * kc, C + i * N + j, N, std::min(MR, M - i),
-                           std::min(NR, N - j), accumulate || !first_slice, first_slice && bias ? bias + j : nullptr);
-            }
+          auto tile = [&](int64_t p, int64_t q) {
+            const int64_t i = ic + p * MR, j = jc + q * NR;
+            MicroKernel::micro_kernel(kc, Ap + p * MR * kc, Bp + (q - q0) * NR * kc, C + i * N + j, N,
+                                      std::min(MR, M - i), std::min(NR, N - j), accumulate || !first_slice,
+                                      first_slice && bias ? bias + j : nullptr);
+          };
+          if constexpr (MicroKernel::kBPanelInL1) {  // a B micro-panel stays in L1, the A ones stream
+            for (int64_t q = q0; q < q1; q++)
+              for (int64_t p = p0; p < p1; p++) tile(p, q);
+          } else {  // an A micro-panel stays in L1, the B ones stream from L2
+            for (int64_t p = p0; p < p1; p++)
+              for (int64_t q = q0; q < q1; q++) tile(p, q);
           }
         }
 #pragma omp barrier

@@ -58,16 +58,6 @@ void small_m(float* C, const float* A, const TB* B, const float* bias, int64_t M
   }
 }
 
-void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
-                    bool trans_b, bool accumulate) {
-  small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
-}
-
-void matmul_small_m_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
-                          int64_t N, bool trans_b, bool accumulate) {
-  small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
-}
-
 }  // namespace
 
 void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
