@@ -5,7 +5,7 @@
 # compiler emitted out of line there (a weak symbol: an inline function, a template instance)
 # could be picked by the linker for every caller, and run AVX-512 code on an AVX2 CPU.
 #
-#   tests/isa_symbols.sh avx2=a.o:b.o:… avx512=c.o:…
+#   [NM=aarch64-linux-gnu-nm] tests/isa_symbols.sh avx2=a.o:b.o:… avx512=c.o:…
 set -euo pipefail
 (( $# > 0 )) || { echo "usage: isa_symbols.sh ISA=OBJ[:OBJ…] …"; exit 2; }
 fail=0 checked=0
@@ -15,7 +15,7 @@ for arg in "$@"; do
   for obj in "${objects[@]}"; do
     # Global and weak definitions (upper-case types), demangled; the exception-handling personality
     # reference is data every C++ object file may carry.
-    bad="$(nm -C --defined-only "$obj" | awk '$2 ~ /^[A-Z]$/ { $1 = ""; $2 = ""; sub(/^  /, ""); print }' |
+    bad="$("${NM:-nm}" -C --defined-only "$obj" | awk '$2 ~ /^[A-Z]$/ { $1 = ""; $2 = ""; sub(/^  /, ""); print }' |
            grep -v -E -e "^([^(]* )?sog::$isa::" -e '^DW\.ref\.__gxx_personality_v0$' || true)"
     checked=$((checked + 1))
     if [[ -n "$bad" ]]; then
