@@ -8,9 +8,11 @@
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 
+#include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "common/cpu/isa.h"
 #include "common/ops/matmul_kernels.h"
 #include "common/tensor/tensor.h"
 
@@ -46,7 +48,10 @@ static void set_counters(benchmark::State& state, const MatmulShape& s) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
-static void run_ours(benchmark::State& state, MatmulFn fn, MatmulShape s) {
+// isa: the instruction set whose kernels run (the packed variants have one micro-kernel each:
+// matmul_<isa>.cpp); the naive and blocked rungs run the same code on every one.
+static void run_ours(benchmark::State& state, MatmulFn fn, MatmulShape s, Isa isa) {
+  ScopedIsa use(isa);
   Operands op(s);
   for (auto _ : state) {
     fn(op.C.f32(), op.A.f32(), op.B.f32(), nullptr, s.M, s.K, s.N, s.trans_a, s.trans_b, false);
@@ -72,20 +77,27 @@ static std::string shape_label(const MatmulShape& s) {
 }
 
 // Ours first, then OpenBLAS, so the two thread pools do not alternate (each spins a while after a call).
+// The packed variants run once per instruction set this CPU runs, named <variant>.<isa>
+// (4_packed_parallel.avx2); SOG_CPU, when set, keeps only that one.
 static int register_all() {
   const auto& variants = matmul_variants();
+  std::vector<Isa> isas = runnable_isas();
+  if (const char* forced = std::getenv("SOG_CPU"); forced && *forced) isas = {active_isa()};
   for (const auto& v : variants) {
     benchmark::RegisterBenchmark(("matmul/" + std::string(v.name) + "/" + shape_label(kSmall)).c_str(), run_ours, v.fn,
-                                 kSmall)
+                                 kSmall, active_isa())
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);
   }
-  for (size_t i = 2; i < variants.size(); i++) {  // the packed variants on the real shapes
-    for (const auto& s : kGpt2Shapes)
-      benchmark::RegisterBenchmark(("matmul/" + std::string(variants[i].name) + "/" + shape_label(s)).c_str(), run_ours,
-                                   variants[i].fn, s)
-          ->UseRealTime()
-          ->Unit(benchmark::kMillisecond);
+  for (size_t i = 2; i < variants.size(); i++) {  // the packed variants on the real shapes, per instruction set
+    for (Isa isa : isas) {
+      for (const auto& s : kGpt2Shapes)
+        benchmark::RegisterBenchmark(
+            ("matmul/" + std::string(variants[i].name) + "." + isa_name(isa) + "/" + shape_label(s)).c_str(), run_ours,
+            variants[i].fn, s, isa)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+    }
   }
   benchmark::RegisterBenchmark(("matmul/openblas/" + shape_label(kSmall)).c_str(), run_openblas, kSmall)
       ->UseRealTime()

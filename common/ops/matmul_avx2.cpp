@@ -10,9 +10,17 @@
 //   straight copies for the contiguous ones; bf16 B is widened (a 16-bit shift) as it is packed.
 // - Edge tiles are computed whole (the panels are zero-padded) and stored through a small buffer:
 //   AVX2's masked stores are slow on AMD CPUs, and edge tiles are few.
-// - The blocking is smaller than AVX-512's: an A micro-panel (6×KC) stays in L1 while the B
-//   micro-panels (KC×16) stream from L2; the B block (KC×NC, shared out between the threads) fits
-//   the 512 KiB L2 of a Zen 2 core.
+// - The loop order is the other way round from AVX-512's (kBPanelInL1): a B micro-panel (KC×16)
+//   stays in L1 while the A micro-panels (6×KC) stream past it, as BLIS does on Haswell. Per k
+//   that streams 24 bytes of A for 12 FMAs instead of 64 bytes of B: with the AVX-512 order (an A
+//   panel in L1, B panels from L2) this kernel ran at 69 GFLOP/s on one Zen 4 core, with this one
+//   at 105–110, the AVX-512 kernel's speed (the two have the same peak there: Zen 4 executes a
+//   512-bit FMA as two 256-bit halves).
+// - KC = 512 makes the B micro-panel 32 KiB, a whole L1 of a Zen 4, Zen 2 or Haswell core; measured
+//   on Zen 4 with 2 threads, the slowest GPT-2 shape ran at 161 GFLOP/s with KC = 256, 177 with 384
+//   and 204 with 512 (the large-K shapes read C back once per K slice: fewer slices, less traffic).
+//   Not measured on a CPU whose AVX2 is its widest (bench/matmul_table.sh reproduces the figures).
+// - The A block (MC×KC, 1.9 MiB) is shared by the threads from L3, each thread's B panels from L2.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -63,9 +71,9 @@ __attribute__((always_inline)) inline void store6(float* dst, __m256 v) {
 
 struct MicroKernel {
   static constexpr int64_t MR = 6, NR = 16;  // 12 accumulators in ymm registers
-  static constexpr int64_t KC = 256;         // an A micro-panel is 6 KiB, a B one 16 KiB
-  static constexpr int64_t MC = 300 * MR;    // the A block: up to 1800 rows (1.8 MiB, in L3)
-  static constexpr int64_t NC = 24 * NR;     // the B block: KC×NC×4 = 384 KiB, half per thread
+  static constexpr int64_t KC = 512;         // a B micro-panel is 32 KiB (in L1), an A one 12 KiB
+  static constexpr int64_t MC = 160 * MR;    // the A block: up to 960 rows (1.9 MiB, in L3)
+  static constexpr int64_t NC = 24 * NR;     // the B block: KC×NC×4 = 768 KiB, half per thread
   static constexpr bool kBPanelInL1 = true;
 
   static void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K, bool trans_a, int64_t i0, int64_t rows,
