@@ -11,6 +11,15 @@
 
 namespace sog {
 
+// cond ? a : b through a bit mask instead of a branch. Written as `x < lo ? lo : x`, the clamps
+// below leave GCC 12's vectoriser with control flow in the loop when it targets AVX2 (it handles
+// them with AVX-512's masks), and the loops that call exp_poly — GELU, attention's softmax — stayed
+// scalar: 17% of a small model's training step instead of 4%.
+static inline float select_bits(bool cond, float a, float b) {
+  const uint32_t m = 0u - static_cast<uint32_t>(cond);
+  return std::bit_cast<float>((std::bit_cast<uint32_t>(a) & m) | (std::bit_cast<uint32_t>(b) & ~m));
+}
+
 // e^x in float, within 2 ulp of std::exp for x in [−87, 88] (e^0 = 1 exactly); +inf above 88.73,
 // underflows smoothly through the denormals to 0 below −103.9; NaN in, NaN out.
 //   n = round(x · log2 e),  r = x − n · ln 2 (ln 2 split in two for precision),  |r| ≤ ½ ln 2
@@ -18,8 +27,8 @@ namespace sog {
 // 2^n is built from exponent bits as 2^⌊n/2⌋ · 2^(n−⌊n/2⌋) so that n from −150 to 128 never
 // leaves the normal range of either factor.
 static inline float exp_poly(float x) {
-  x = x < -104.0f ? -104.0f : x;
-  x = x > 89.0f ? 89.0f : x;
+  x = select_bits(x < -104.0f, -104.0f, x);  // (a NaN fails both tests and passes through)
+  x = select_bits(x > 89.0f, 89.0f, x);
   const float shifter = 12582912.0f;  // 1.5 · 2²³: adding it rounds to an integer in the low bits
   float t = x * 1.44269504088896341f + shifter;
   int32_t n = std::bit_cast<int32_t>(t) - 0x4B400000;
