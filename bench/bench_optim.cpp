@@ -1,4 +1,5 @@
-// AdamW and the gradient norm, in GB/s of memory traffic (this machine: ≈ 52 GB/s on 2 threads).
+// AdamW and the gradient norm, in GB/s of memory traffic: both are bound by memory bandwidth (the
+// README, "Build flags, measured", quotes AdamW per instruction set).
 // GPT-2 124M has 124,475,904 parameters; the char-baby model ~0.8M (fits in cache: not a bandwidth figure).
 #include <benchmark/benchmark.h>
 

@@ -31,16 +31,20 @@ torch() {  # ISA MODEL STEPS
       /usr/bin/python3 "$root/bench/pytorch_train_step.py" --model "$1" --steps "$2"
   fi
 }
-# Every char-baby run comes first, then the 124M ones: for some seconds after a 124M process exits
-# (it held 2.4 GB), the machine runs a small model's step up to 1.5× slower. The peer takes as many
-# timed steps as ours: its char-baby step varies by 2× from step to step.
-for isa in "${isas[@]}"; do
-  SOG_CPU=$isa "$bin" bench --preset char-baby --vocab 264 -B 12 -T 64 --steps 40 --peak-gflops "$peak" >> "$tmp/ours.jsonl"
-  torch "$isa" char-baby 40 | sed "s/^{/{\"isa\": \"$isa\", /" >> "$tmp/torch.jsonl"
-done
-for isa in "${isas[@]}"; do
-  SOG_CPU=$isa "$bin" bench --preset gpt2 --vocab 50257 -B 4 -T 64 --steps 5 --peak-gflops "$peak" >> "$tmp/ours.jsonl"
-  torch "$isa" gpt2-124M 5 | sed "s/^{/{\"isa\": \"$isa\", /" >> "$tmp/torch.jsonl"
+# Every char-baby run comes first, then the 124M ones, and ours before the peer's: for some seconds
+# after a large process exits (a 124M run holds 2.4 GB; PyTorch's huge pages are returned), the
+# machine runs a small model's step up to 1.5× slower, hence also the pause after each peer run.
+# The peer takes as many timed steps as ours: its char-baby step varies by 2× from step to step.
+for model in char-baby gpt2; do
+  if [[ $model == char-baby ]]; then args=(--preset char-baby --vocab 264 -B 12 -T 64 --steps 40) peer=(char-baby 40)
+  else args=(--preset gpt2 --vocab 50257 -B 4 -T 64 --steps 5) peer=(gpt2-124M 5); fi
+  for isa in "${isas[@]}"; do
+    SOG_CPU=$isa "$bin" bench "${args[@]}" --peak-gflops "$peak" >> "$tmp/ours.jsonl"
+  done
+  for isa in "${isas[@]}"; do
+    torch "$isa" "${peer[@]}" | sed "s/^{/{\"isa\": \"$isa\", /" >> "$tmp/torch.jsonl"
+    sleep 5
+  done
 done
 python3 - "$tmp" <<'PY'
 import json, sys

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
+#include <omp.h>
 
+#include <bit>
 #include <cmath>
 
 #include "common/optim/adamw.h"
@@ -69,4 +71,21 @@ TEST(LrSchedule, WarmupThenCosineToTheFloor) {
   EXPECT_NEAR(s.at(1050), 5.5e-4f, 1e-8);  // halfway down the cosine
   EXPECT_FLOAT_EQ(s.at(2000), 1e-4f);
   EXPECT_FLOAT_EQ(s.at(5000), 1e-4f);
+}
+
+// The gradient norm sums fixed chunks in order: the same bits on one thread and on two (it decides
+// clipping, so a thread-dependent last bit would make a whole run depend on the thread count).
+TEST(GradNorm, SameBitsOnOneAndTwoThreads) {
+  Tensor g = Tensor::randn({(1 << 20) + 12345}, 1.0f, 7);
+  for (int64_t i = 0; i < g.numel(); i += 1000) g.f32()[i] *= 1e4f;  // terms of very different sizes
+  const int before = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const float one = global_grad_norm(g);
+  omp_set_num_threads(2);
+  const float two = global_grad_norm(g);
+  omp_set_num_threads(before);
+  EXPECT_EQ(std::bit_cast<uint32_t>(one), std::bit_cast<uint32_t>(two)) << one << " vs " << two;
+  double ref = 0;
+  for (int64_t i = 0; i < g.numel(); i++) ref += double(g.f32()[i]) * g.f32()[i];
+  EXPECT_NEAR(one, std::sqrt(ref), 1e-6 * std::sqrt(ref));
 }

@@ -1,9 +1,11 @@
 #include "common/optim/adamw.h"
 
-#include "common/cpu/kernels.h"
-
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
+
+#include "common/cpu/kernels.h"
 
 namespace sog {
 
@@ -48,11 +50,22 @@ void AdamW::step(Tensor& params, const Tensor& grads, float lr) {
 }
 
 float global_grad_norm(const Tensor& grads) {
+  // Σ g² in double over fixed chunks, then the chunks' sums in order: the same number whatever the
+  // number of threads (an OpenMP reduction would group the terms by thread).
+  constexpr int64_t kChunk = 1 << 16;
   const float* g = grads.f32();
-  const int64_t n = grads.numel();
+  const int64_t n = grads.numel(), chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> partial(static_cast<size_t>(chunks));
+#pragma omp parallel for schedule(static) if (n > (1 << 16))
+  for (int64_t c = 0; c < chunks; c++) {
+    const int64_t end = std::min(n, (c + 1) * kChunk);
+    double sum = 0.0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = c * kChunk; i < end; i++) sum += static_cast<double>(g[i]) * g[i];
+    partial[c] = sum;
+  }
   double sum = 0.0;
-#pragma omp parallel for simd reduction(+ : sum) if (n > (1 << 16))
-  for (int64_t i = 0; i < n; i++) sum += static_cast<double>(g[i]) * g[i];
+  for (double p : partial) sum += p;
   return static_cast<float>(std::sqrt(sum));
 }
 
