@@ -22,7 +22,10 @@
 //   would fill it. NC = 32·NR = 384 columns make the B block (KC×NC) 384 KiB, under half of a
 //   1 MiB L2, and 384 divides GPT-2's widths (768, 2304, 3072), so no B block is ragged there. The
 //   A block (MC = 1024 rows × KC: 1 MiB) is shared by the threads from the last-level cache.
-//   Chosen from the cache sizes, not measured on arm64 hardware: the tests run under emulation.
+//   The loop order is the AVX-512 rung's (kBPanelInL1 = false): the A micro-panel stays in L1 while
+//   the B micro-panels stream from L2, which a 64 KiB L1 and a private L2 afford; the AVX2 rung
+//   needed the other order on 32 KiB L1s. Chosen from the cache sizes, not measured on arm64
+//   hardware: the tests run under emulation.
 #include <arm_neon.h>
 
 #include <algorithm>
@@ -71,6 +74,7 @@ struct MicroKernel {
   static constexpr int64_t KC = 256;         // an A micro-panel is 8 KiB, a B one 12 KiB
   static constexpr int64_t MC = 128 * MR;    // the A block: up to 1024 rows (1 MiB, in the last-level cache)
   static constexpr int64_t NC = 32 * NR;     // the B block: KC×NC×4 = 384 KiB, in L2
+  static constexpr bool kBPanelInL1 = false;  // an A micro-panel stays in L1, the B ones stream past it
 
   static void pack_a_panel(float* dst, const float* A, int64_t M, int64_t K, bool trans_a, int64_t i0, int64_t rows,
                            int64_t k0, int64_t kc) {
