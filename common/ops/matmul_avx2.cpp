@@ -32,8 +32,6 @@
 namespace sog::avx2 {
 namespace {
 
-constexpr int64_t kPrefetchAhead = 8;  // packing: rows of a strided operand requested early
-
 // An in-register 8×8 transpose: r[j] holds 8 values of row j on entry, r[k] holds element k of
 // each of the 8 rows on exit.
 __attribute__((always_inline)) inline void transpose_8x8(__m256 r[8]) {
@@ -54,12 +52,19 @@ __attribute__((always_inline)) inline void transpose_8x8(__m256 r[8]) {
   }
 }
 
-// 8 floats of B: loaded, or 8 bf16 values widened, each the top half of a float32.
-inline __m256 load_f32x8(const float* p) { return _mm256_loadu_ps(p); }
-inline __m256 load_f32x8(const uint16_t* p) {
-  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
-}
+// 8 floats of B for pack_b_panel_vectors (matmul_panels.h): loaded, or 8 bf16 values widened, each
+// the top half of a float32.
+struct Vec8 {
+  static constexpr int64_t W = 8;
+  using V = __m256;
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static V load(const uint16_t* p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+  static void store(float* p, V v) { _mm256_store_ps(p, v); }
+  static void transpose(V r[8]) { transpose_8x8(r); }
+};
 
 // The first 6 floats of v to dst (4 + 2: no masked store).
 __attribute__((always_inline)) inline void store6(float* dst, __m256 v) {
@@ -107,34 +112,7 @@ struct MicroKernel {
   template <typename TB>
   static void pack_b_panel(float* dst, const TB* B, int64_t K, int64_t N, bool trans_b, int64_t j0, int64_t cols,
                            int64_t k0, int64_t kc) {
-    if (!trans_b) {  // B stored (K,N): row k of the panel is contiguous
-      for (int64_t k = 0; k < kc; k++) {
-        const TB* src = B + (k0 + k) * N + j0;
-        float* d = dst + k * NR;
-        if (k + kPrefetchAhead < kc) _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead * N), _MM_HINT_T0);
-        if (cols == NR) {
-          _mm256_store_ps(d, load_f32x8(src));
-          _mm256_store_ps(d + 8, load_f32x8(src + 8));
-          continue;
-        }
-        pack_b_row<NR>(d, src, cols);
-      }
-      return;
-    }
-    // B stored (N,K): a transpose, in slices of 8 k so the 8 destination rows stay in L1.
-    for (int64_t ks = 0; ks < kc; ks += 8) {
-      const int64_t kn = std::min<int64_t>(8, kc - ks);
-      if (kn == 8 && cols == NR) {
-        for (int64_t half = 0; half < NR; half += 8) {  // two 8×8 transposes: columns 0..7, 8..15
-          __m256 r[8];
-          for (int j = 0; j < 8; j++) r[j] = load_f32x8(B + (j0 + half + j) * K + k0 + ks);
-          transpose_8x8(r);  // r[k] holds element k of each of the 8 rows: row k of the panel
-          for (int k = 0; k < 8; k++) _mm256_store_ps(dst + (ks + k) * NR + half, r[k]);
-        }
-        continue;
-      }
-      pack_b_rows_transposed<NR>(dst + ks * NR, B, K, j0, cols, k0 + ks, kn);
-    }
+    pack_b_panel_vectors<NR, Vec8>(dst, B, K, N, trans_b, j0, cols, k0, kc);
   }
 
   static void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t rows,

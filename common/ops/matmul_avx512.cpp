@@ -65,8 +65,6 @@
 namespace sog::avx512 {
 namespace {
 
-constexpr int64_t kPrefetchAhead = 8;  // packing: rows of a strided operand requested early
-
 // An in-register 16×16 transpose: r[j] holds 16 values of row j on entry, r[k] holds element k of
 // each of the 16 rows on exit (row k of a packed panel).
 __attribute__((always_inline)) inline void transpose_16x16(__m512 r[16]) {
@@ -96,12 +94,19 @@ __attribute__((always_inline)) inline void transpose_16x16(__m512 r[16]) {
   }
 }
 
-// 16 floats of B: loaded, or 16 bf16 values (32 bytes) widened, each the top half of a float32.
-inline __m512 load_f32x16(const float* p) { return _mm512_loadu_ps(p); }
-inline __m512 load_f32x16(const uint16_t* p) {
-  const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-  return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
-}
+// 16 floats of B for pack_b_panel_vectors (matmul_panels.h): loaded, or 16 bf16 values (32 bytes)
+// widened, each the top half of a float32.
+struct Vec16 {
+  static constexpr int64_t W = 16;
+  using V = __m512;
+  static V load(const float* p) { return _mm512_loadu_ps(p); }
+  static V load(const uint16_t* p) {
+    const __m512i wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(wide, 16));
+  }
+  static void store(float* p, V v) { _mm512_store_ps(p, v); }
+  static void transpose(V r[16]) { transpose_16x16(r); }
+};
 
 }  // namespace
 
@@ -153,38 +158,7 @@ struct MicroKernel {
   template <typename TB>
   static void pack_b_panel(float* dst, const TB* B, int64_t K, int64_t N, bool trans_b, int64_t j0, int64_t cols,
                            int64_t k0, int64_t kc) {
-    if (!trans_b) {  // B stored (K,N): row k of the panel is contiguous
-      for (int64_t k = 0; k < kc; k++) {
-        const TB* src = B + (k0 + k) * N + j0;
-        float* d = dst + k * NR;
-        if (k + kPrefetchAhead < kc) {  // rows N elements apart: request them early
-          _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead * N), _MM_HINT_T0);
-          _mm_prefetch(reinterpret_cast<const char*>(src + kPrefetchAhead * N + NR - 1), _MM_HINT_T0);
-        }
-        if (cols == NR) {
-          _mm512_store_ps(d, load_f32x16(src));
-          _mm512_store_ps(d + 16, load_f32x16(src + 16));
-          continue;
-        }
-        pack_b_row<NR>(d, src, cols);
-      }
-      return;
-    }
-    // B stored (N,K): a transpose. Work in slices of 16 k so the 16 destination rows stay in L1.
-    for (int64_t ks = 0; ks < kc; ks += 16) {
-      const int64_t kn = std::min<int64_t>(16, kc - ks);
-      if (kn == 16 && cols == NR) {
-        // Two 16×16 transposes in registers: load 16 k-values of each of 32 rows of B.
-        for (int64_t half = 0; half < NR; half += 16) {
-          __m512 r[16];
-          for (int j = 0; j < 16; j++) r[j] = load_f32x16(B + (j0 + half + j) * K + k0 + ks);
-          transpose_16x16(r);  // r[k] now holds element k of each of the 16 rows: row k of the panel
-          for (int k = 0; k < 16; k++) _mm512_store_ps(dst + (ks + k) * NR + half, r[k]);
-        }
-        continue;
-      }
-      pack_b_rows_transposed<NR>(dst + ks * NR, B, K, j0, cols, k0 + ks, kn);
-    }
+    pack_b_panel_vectors<NR, Vec16>(dst, B, K, N, trans_b, j0, cols, k0, kc);
   }
 
   static void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t rows,

@@ -37,8 +37,6 @@
 namespace sog::neon {
 namespace {
 
-constexpr int64_t kPrefetchAhead = 8;  // packing: rows of a strided operand requested early
-
 // An in-register 4×4 transpose: r[j] holds 4 values of row j on entry, r[k] holds element k of
 // each of the 4 rows on exit.
 __attribute__((always_inline)) inline void transpose_4x4(float32x4_t r[4]) {
@@ -53,9 +51,16 @@ __attribute__((always_inline)) inline void transpose_4x4(float32x4_t r[4]) {
   r[3] = vreinterpretq_f32_f64(vtrn2q_f64(vreinterpretq_f64_f32(t1), vreinterpretq_f64_f32(t3)));
 }
 
-// 4 floats of B: loaded, or 4 bf16 values widened, each the top half of a float32.
-inline float32x4_t load_f32x4(const float* p) { return vld1q_f32(p); }
-inline float32x4_t load_f32x4(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+// 4 floats of B for pack_b_panel_vectors (matmul_panels.h): loaded, or 4 bf16 values widened, each
+// the top half of a float32.
+struct Vec4 {
+  static constexpr int64_t W = 4;
+  using V = float32x4_t;
+  static V load(const float* p) { return vld1q_f32(p); }
+  static V load(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+  static void store(float* p, V v) { vst1q_f32(p, v); }
+  static void transpose(V r[4]) { transpose_4x4(r); }
+};
 
 // One row of the tile, one k: c[j] += b[j] · a[lane] for the 3 vectors of the row. The lane must
 // be a compile-time constant (it is encoded in the instruction), hence the template.
@@ -114,35 +119,7 @@ struct MicroKernel {
   template <typename TB>
   static void pack_b_panel(float* dst, const TB* B, int64_t K, int64_t N, bool trans_b, int64_t j0, int64_t cols,
                            int64_t k0, int64_t kc) {
-    if (!trans_b) {  // B stored (K,N): row k of the panel is contiguous
-      for (int64_t k = 0; k < kc; k++) {
-        const TB* src = B + (k0 + k) * N + j0;
-        float* d = dst + k * NR;
-        if (k + kPrefetchAhead < kc) __builtin_prefetch(src + kPrefetchAhead * N);
-        if (cols == NR) {
-          vst1q_f32(d, load_f32x4(src));
-          vst1q_f32(d + 4, load_f32x4(src + 4));
-          vst1q_f32(d + 8, load_f32x4(src + 8));
-          continue;
-        }
-        pack_b_row<NR>(d, src, cols);
-      }
-      return;
-    }
-    // B stored (N,K): a transpose, in slices of 4 k so the 4 destination rows stay in L1.
-    for (int64_t ks = 0; ks < kc; ks += 4) {
-      const int64_t kn = std::min<int64_t>(4, kc - ks);
-      if (kn == 4 && cols == NR) {
-        for (int64_t quarter = 0; quarter < NR; quarter += 4) {  // three 4×4 transposes: columns 0..3, 4..7, 8..11
-          float32x4_t r[4];
-          for (int j = 0; j < 4; j++) r[j] = load_f32x4(B + (j0 + quarter + j) * K + k0 + ks);
-          transpose_4x4(r);  // r[k] holds element k of each of the 4 rows: row k of the panel
-          for (int k = 0; k < 4; k++) vst1q_f32(dst + (ks + k) * NR + quarter, r[k]);
-        }
-        continue;
-      }
-      pack_b_rows_transposed<NR>(dst + ks * NR, B, K, j0, cols, k0 + ks, kn);
-    }
+    pack_b_panel_vectors<NR, Vec4>(dst, B, K, N, trans_b, j0, cols, k0, kc);
   }
 
   static void micro_kernel(int64_t kc, const float* a, const float* b, float* C, int64_t ldc, int64_t rows,

@@ -1,5 +1,6 @@
-// Scalar pieces of panel packing that every instruction set's micro-kernel file shares (the
-// ragged edges, and the whole of the plain C++ rung): included at the top of matmul_<isa>.cpp.
+// The pieces of panel packing that every instruction set's micro-kernel file shares — the scalar
+// ragged edges (and the whole of the plain C++ rung) and the vector packing of B, written once
+// over a vector type each file supplies: included at the top of matmul_<isa>.cpp.
 // The panel layouts are matmul_packed.h's. Internal to each file that includes it (cpu/kernels.h:
 // nothing compiled with an instruction set's flags is shared).
 #pragma once
@@ -11,6 +12,8 @@
 
 namespace sog::SOG_ISA {
 namespace {
+
+constexpr int64_t kPrefetchAhead = 8;  // packing: rows of a strided operand requested early
 
 // An element of B as a float: itself, or a bf16 widened (exact: bf16 is the top half of a float32).
 inline float to_f32(float b) { return b; }
@@ -42,6 +45,50 @@ inline void pack_b_rows_transposed(float* dst, const TB* B, int64_t K, int64_t j
   }
   for (int64_t j = cols; j < NR; j++)
     for (int64_t k = 0; k < kn; k++) dst[k * NR + j] = 0.0f;
+}
+
+// A B micro-panel (rows [k0, k0+kc) of op(B), columns [j0, j0+cols), stored dst[k·NR + j]) packed
+// W floats per instruction, with Vec an instruction set's vector of W floats:
+//   struct Vec { static constexpr int64_t W; using V = …;
+//                static V load(const float*); static V load(const uint16_t*);  // bf16: widened
+//                static void store(float* aligned, V); static void transpose(V r[W]); };
+// B stored (K,N): row k of the panel is a contiguous copy, its source rows N apart prefetched
+// kPrefetchAhead rows early. B stored (N,K): a transpose in slices of W k, so the W destination
+// rows stay in L1, each W×W block transposed in registers. Ragged panels take the scalar helpers.
+template <int64_t NR, class Vec, typename TB>
+inline void pack_b_panel_vectors(float* dst, const TB* B, int64_t K, int64_t N, bool trans_b, int64_t j0,
+                                 int64_t cols, int64_t k0, int64_t kc) {
+  constexpr int64_t W = Vec::W;
+  static_assert(NR % W == 0, "a panel row is whole vectors");
+  if (!trans_b) {
+    for (int64_t k = 0; k < kc; k++) {
+      const TB* src = B + (k0 + k) * N + j0;
+      float* d = dst + k * NR;
+      if (k + kPrefetchAhead < kc) {
+        __builtin_prefetch(src + kPrefetchAhead * N);
+        if constexpr (NR > 16) __builtin_prefetch(src + kPrefetchAhead * N + NR - 1);  // a row past one line
+      }
+      if (cols == NR) {
+        for (int64_t j = 0; j < NR; j += W) Vec::store(d + j, Vec::load(src + j));
+        continue;
+      }
+      pack_b_row<NR>(d, src, cols);
+    }
+    return;
+  }
+  for (int64_t ks = 0; ks < kc; ks += W) {
+    const int64_t kn = kc - ks < W ? kc - ks : W;
+    if (kn == W && cols == NR) {
+      for (int64_t c = 0; c < NR; c += W) {  // NR / W transposes: columns c..c+W−1 of the panel
+        typename Vec::V r[W];
+        for (int64_t j = 0; j < W; j++) r[j] = Vec::load(B + (j0 + c + j) * K + k0 + ks);
+        Vec::transpose(r);  // r[k] holds element k of each of the W rows: row ks + k of the panel
+        for (int64_t k = 0; k < W; k++) Vec::store(dst + (ks + k) * NR + c, r[k]);
+      }
+      continue;
+    }
+    pack_b_rows_transposed<NR>(dst + ks * NR, B, K, j0, cols, k0 + ks, kn);
+  }
 }
 
 }  // namespace

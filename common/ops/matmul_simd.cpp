@@ -2,17 +2,13 @@
 // the few-rows product of a decoding step and the bias gradient — written once as `omp simd` loops
 // that each instruction set's flags turn into its own vector code.
 #include <algorithm>
-#include <bit>
 #include <cstdint>
 
 #include "common/cpu/isa_kernels.h"
+#include "common/ops/matmul_panels.h"  // to_f32: an element of B as a float (a bf16 widened)
 
 namespace sog::SOG_ISA {
 namespace {
-
-// An element of B as a float: itself, or a bf16 widened (exact: bf16 is the top half of a float32).
-inline float to_f32(float x) { return x; }
-inline float to_f32(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
 
 // Decoding multiplies one row (or a few) by a large weight: the LM head of a KV-cache step is
 // (1,768)·(768,50304). With M ≤ kMatmulSmallM the product is memory-bound — each weight is used M times —
