@@ -51,15 +51,71 @@ TEST(WorldTools, Calculator) {
   EXPECT_EQ(evaluate_expression("10 - 4 - 3"), 3);  // left associative
   EXPECT_EQ(evaluate_expression("-5 * -5"), 25);
   EXPECT_EQ(evaluate_expression("0"), 0);
-  std::string why;
-  EXPECT_FALSE(evaluate_expression("", &why));
-  EXPECT_FALSE(evaluate_expression("1 +", &why));
-  EXPECT_FALSE(evaluate_expression("1 / 2", &why));
-  EXPECT_NE(why.find("'/'"), std::string::npos) << why;
-  EXPECT_FALSE(evaluate_expression("99999999999 * 99999999999", &why));
-  EXPECT_EQ(why, "overflow");
-  EXPECT_FALSE(evaluate_expression("123456789012345678901234567890", &why));
-  EXPECT_FALSE(evaluate_expression(std::string(1000, '('), &why));  // nesting limit, no stack overflow
+  EXPECT_EQ(evaluate_expression("478*56"), 26768);
+  EXPECT_EQ(evaluate_expression("\t1 +\t2 "), 3);  // spaces and tabs anywhere between tokens
+  EXPECT_EQ(evaluate_expression("-(-(-7))"), -7);
+  EXPECT_EQ(evaluate_expression("2--3"), 5);      // minus a negative
+  // Integer division truncates toward zero, and binds like *: left to right.
+  EXPECT_EQ(evaluate_expression("7/2"), 3);
+  EXPECT_EQ(evaluate_expression("-7/2"), -3);
+  EXPECT_EQ(evaluate_expression("7/-2"), -3);
+  EXPECT_EQ(evaluate_expression("1 / 2"), 0);
+  EXPECT_EQ(evaluate_expression("100 / 10 / 5"), 2);
+  EXPECT_EQ(evaluate_expression("2 + 12 / 4 * 3"), 11);
+  // The extremes of int64 are reachable, one step beyond is not.
+  EXPECT_EQ(evaluate_expression("9223372036854775807"), INT64_MAX);
+  EXPECT_EQ(evaluate_expression("-9223372036854775807 - 1"), INT64_MIN);
+  EXPECT_EQ(evaluate_expression("(-9223372036854775807 - 1) / 1"), INT64_MIN);
+}
+
+// Every error: the message names what went wrong and where.
+TEST(WorldTools, CalculatorErrors) {
+  auto error_of = [](std::string_view expr) {
+    std::string why;
+    auto v = evaluate_expression(expr, &why);
+    EXPECT_FALSE(v.has_value()) << expr << " gave " << *v;
+    EXPECT_FALSE(why.empty()) << expr;
+    return why;
+  };
+  EXPECT_EQ(error_of(""), "empty expression");
+  EXPECT_EQ(error_of("   "), "empty expression");
+  EXPECT_EQ(error_of("1 +"), "expected a number, '(' or '-', found the end of the expression");
+  EXPECT_EQ(error_of("1 + * 2"), "expected a number, '(' or '-', found '*' at position 5");
+  EXPECT_EQ(error_of("(1 + 2"), "expected ')', found the end of the expression");
+  EXPECT_EQ(error_of("1 + 2)"), "unexpected ')' at position 6");
+  EXPECT_EQ(error_of("12 34"), "unexpected '3' at position 4");
+  // Division by zero, directly and by a value that evaluates to zero.
+  EXPECT_EQ(error_of("1/0"), "division by zero");
+  EXPECT_EQ(error_of("5 / (3 - 3)"), "division by zero");
+  // Overflow: every operation is checked.
+  EXPECT_EQ(error_of("99999999999 * 99999999999"),
+            "overflow: 99999999999 * 99999999999 does not fit in a signed 64-bit integer");
+  EXPECT_EQ(error_of("9223372036854775807 + 1"), "overflow: 9223372036854775807 + 1 does not fit in a signed 64-bit integer");
+  EXPECT_EQ(error_of("-9223372036854775807 - 2"), "overflow: -9223372036854775807 - 2 does not fit in a signed 64-bit integer");
+  EXPECT_EQ(error_of("-(-9223372036854775807 - 1)"), "overflow: -(-9223372036854775808) does not fit in a signed 64-bit integer");
+  EXPECT_EQ(error_of("(-9223372036854775807 - 1) / -1"),
+            "overflow: -9223372036854775808 / -1 does not fit in a signed 64-bit integer");
+  EXPECT_EQ(error_of("(-9223372036854775807 - 1) * -1"),
+            "overflow: -9223372036854775808 * -1 does not fit in a signed 64-bit integer");
+  EXPECT_EQ(error_of("1 + 123456789012345678901234567890"),
+            "overflow: the number at position 5 does not fit in a signed 64-bit integer");
+  // Garbage characters: named, with their position; no shell, no letters, no other operators.
+  EXPECT_EQ(error_of("2 x 3"), "unexpected character 'x' at position 3 (the calculator reads digits, + - * /, parentheses and spaces)");
+  EXPECT_EQ(error_of("1; rm -rf /").substr(0, 40), "unexpected character ';' at position 2 (");
+  EXPECT_EQ(error_of("$(echo 1)").substr(0, 40), "unexpected character '$' at position 1 (");
+  EXPECT_EQ(error_of("2 % 3").substr(0, 40), "unexpected character '%' at position 3 (");
+  EXPECT_EQ(error_of(std::string("1+\x07")).substr(0, 46), "unexpected character byte 0x07 at position 3 (");
+  // Bounded input: the limits are named in the message.
+  EXPECT_EQ(error_of(std::string(kCalcMaxChars + 1, '1')),
+            "expression of " + std::to_string(kCalcMaxChars + 1) + " characters, longer than kCalcMaxChars = " +
+                std::to_string(kCalcMaxChars));
+  EXPECT_TRUE(evaluate_expression(std::string(kCalcMaxChars - 2, ' ') + "42").has_value());  // at the limit: fine
+  std::string deep = std::string(kCalcMaxDepth, '(') + "1" + std::string(kCalcMaxDepth, ')');
+  EXPECT_EQ(evaluate_expression(deep), 1);  // exactly the limit
+  EXPECT_EQ(error_of("(" + deep + ")"), "expression nested deeper than kCalcMaxDepth = " + std::to_string(kCalcMaxDepth) +
+                                          " (parentheses and unary minus) at position " + std::to_string(kCalcMaxDepth + 1));
+  EXPECT_NE(error_of(std::string(kCalcMaxDepth + 1, '-') + "1").find("kCalcMaxDepth"), std::string::npos);
+  EXPECT_NE(error_of(std::string(kCalcMaxChars, '(')).find("kCalcMaxDepth"), std::string::npos);  // no stack overflow
 }
 
 TEST(WorldTools, ExecutorAnswersAndReportsErrors) {
@@ -72,11 +128,17 @@ TEST(WorldTools, ExecutorAnswersAndReportsErrors) {
   for (const char* bad : {"<|tool_call|>lookup(Nobody, age)<|tool_end|>", "<|tool_call|>lookup(Catherine, shoe)<|tool_end|>",
                           "<|tool_call|>lookup(Catherine)<|tool_end|>", "<|tool_call|>calc(1, 2)<|tool_end|>",
                           "<|tool_call|>calc(1/0)<|tool_end|>", "<|tool_call|>search(cats)<|tool_end|>",
-                          "<|tool_call|>calc(<|tool_end|>", "garbage"}) {
+                          "<|tool_call|>calc(<|tool_end|>", "<|tool_call|>calc(2 x 3)<|tool_end|>",
+                          "<|tool_call|>calc(9223372036854775807+1)<|tool_end|>", "garbage"}) {
     std::string result;
     ASSERT_NO_THROW(result = run_tool_call(bad, people)) << bad;
     EXPECT_TRUE(result.starts_with("error: ")) << bad << " → " << result;
   }
+  EXPECT_EQ(run_tool_call("<|tool_call|>calc(1/0)<|tool_end|>", people), "error: division by zero");
+  EXPECT_EQ(run_tool_call("<|tool_call|>calc(7/2)<|tool_end|>", people), "3");
+  // No people loaded: lookup says so instead of "no person named …".
+  EXPECT_EQ(run_tool_call("<|tool_call|>lookup(Catherine, age)<|tool_end|>", {}), "error: no people are loaded for lookup");
+  EXPECT_EQ(run_tool_call("<|tool_call|>calc(2*3)<|tool_end|>", {}), "6");
 }
 
 TEST(WorldTools, PendingCall) {

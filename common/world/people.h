@@ -28,6 +28,7 @@ struct Person {
   int age = 0;       // min_age … max_age
   std::string city, job, pet, color, hobby;
   Split split = Split::train;  // val and test people are library-only
+  bool operator==(const Person&) const = default;
 };
 
 inline constexpr int min_age = 18, max_age = 90;

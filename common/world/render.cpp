@@ -4,6 +4,7 @@
 #include <map>
 
 #include "common/io/atomic_file.h"
+#include "common/world/people_file.h"
 #include "common/tokenizer/special_tokens.h"
 
 namespace sog {
@@ -13,7 +14,8 @@ using ojson = nlohmann::ordered_json;
 const std::vector<std::string>& world_file_names() {
   static const std::vector<std::string> names = {
       "pretrain.txt", "library.txt", "sft_train.jsonl", "sft_val.jsonl", "ppo_prompts.jsonl",
-      "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "preferences_train.jsonl", "manifest.json"};
+      "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "preferences_train.jsonl", "people.jsonl",
+      "manifest.json"};
   return names;
 }
 
@@ -102,6 +104,7 @@ ojson world_manifest(const World& w) {
 
   ojson people = {{"train", 0}, {"val", 0}, {"test", 0}};
   for (const Person& p : w.people) people[std::string(split_name(p.split))] = people[std::string(split_name(p.split))].get<int>() + 1;
+  files["people.jsonl"] = {{"lines", w.people.size()}, {"by_split", people}};
   ojson chance = ojson::object();
   for (TaskKind k : all_task_kinds) chance[std::string(task_name(k))] = chance_level(k, w.config);
 
@@ -126,6 +129,7 @@ int write_world(const WorldConfig& config, const std::string& out_dir) {
   write_file_atomic(path("eval_test.jsonl"), render_eval(w.eval_test, false));
   write_file_atomic(path("eval_seen.jsonl"), render_eval(w.eval_seen, true));
   write_file_atomic(path("preferences_train.jsonl"), render_preferences(w.preferences));
+  write_file_atomic(path("people.jsonl"), render_people(w.people));
   write_file_atomic(path("manifest.json"), world_manifest(w).dump(2) + "\n");
   return 0;
 }

@@ -11,6 +11,8 @@
 //   eval_test.jsonl        (held-out people, operand pairs and words)
 //   eval_seen.jsonl        {"prompt":…,"answer":…,"task":…,"seen_in_qa":true|false}
 //   preferences_train.jsonl {"prompt":…,"chosen":…,"rejected":…}   (TRL's convention)
+//   people.jsonl           {"name":…,"age":…,"city":…,"job":…,"pet":…,"color":…,"hobby":…,"split":…}
+//                          every person (people_file.h: read_people_jsonl loads them back)
 //   manifest.json          schema_version, seed, config, per-file counts (documents or lines,
 //                          bytes, per task / kind / format), people per split, chance levels
 //

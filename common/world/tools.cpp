@@ -1,6 +1,7 @@
 #include "common/world/tools.h"
 
 #include <cctype>
+#include <cstdint>
 #include <stdexcept>
 
 #include "common/tokenizer/special_tokens.h"
@@ -72,87 +73,127 @@ std::optional<std::string> pending_tool_call(std::string_view generated) {
   return std::string(tail);
 }
 
-// ---- the calculator: recursive descent, checked int64 ------------------------------------------
+// ---- the calculator: recursive descent, every operation checked ---------------------------------
 //   expr   := term (('+' | '-') term)*
-//   term   := factor ('*' factor)*
+//   term   := factor (('*' | '/') factor)*
 //   factor := '-' factor | '(' expr ')' | digits
+// Work is bounded before parsing (kCalcMaxChars) and recursion while parsing (kCalcMaxDepth), so no
+// input a model writes can exhaust the stack or the time of the runtime.
 namespace {
+
+constexpr std::string_view kCalcAlphabet = "0123456789+-*/() \t";
+
+std::string describe_char(char c) {  // "'x'", or "byte 0x07" for what does not print
+  const auto u = static_cast<unsigned char>(c);
+  if (u >= 0x20 && u < 0x7f) return std::string("'") + c + "'";
+  static const char* hex = "0123456789abcdef";
+  return std::string("byte 0x") + hex[u >> 4] + hex[u & 15];
+}
+
+std::string overflow(int64_t a, std::string_view op, int64_t b) {
+  return "overflow: " + std::to_string(a) + " " + std::string(op) + " " + std::to_string(b) +
+         " does not fit in a signed 64-bit integer";
+}
+
 struct Calc {
   std::string_view s;
   size_t i = 0;
   std::string error;
   int depth = 0;
 
-  void skip() { while (i < s.size() && s[i] == ' ') i++; }
+  void skip() { while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) i++; }
   bool fail(std::string why) { if (error.empty()) error = std::move(why); return false; }
+  std::string here() const {  // "'x' at position 3" or "the end of the expression"
+    return i < s.size() ? describe_char(s[i]) + " at position " + std::to_string(i + 1) : "the end of the expression";
+  }
 
   bool expr(int64_t& v) {
     if (!term(v)) return false;
     for (skip(); i < s.size() && (s[i] == '+' || s[i] == '-'); skip()) {
-      char op = s[i++];
-      int64_t r;
+      const char op = s[i++];
+      int64_t r, a = v;
       if (!term(r)) return false;
-      if (op == '+' ? __builtin_add_overflow(v, r, &v) : __builtin_sub_overflow(v, r, &v)) return fail("overflow");
+      if (op == '+' ? __builtin_add_overflow(a, r, &v) : __builtin_sub_overflow(a, r, &v))
+        return fail(overflow(a, op == '+' ? "+" : "-", r));
     }
     return true;
   }
   bool term(int64_t& v) {
     if (!factor(v)) return false;
-    for (skip(); i < s.size() && s[i] == '*'; skip()) {
-      i++;
-      int64_t r;
+    for (skip(); i < s.size() && (s[i] == '*' || s[i] == '/'); skip()) {
+      const char op = s[i++];
+      int64_t r, a = v;
       if (!factor(r)) return false;
-      if (__builtin_mul_overflow(v, r, &v)) return fail("overflow");
+      if (op == '*') {
+        if (__builtin_mul_overflow(a, r, &v)) return fail(overflow(a, "*", r));
+      } else {
+        if (r == 0) return fail("division by zero");
+        if (a == INT64_MIN && r == -1) return fail(overflow(a, "/", r));
+        v = a / r;  // C++ division truncates toward zero: 7/2 = 3, -7/2 = -3
+      }
     }
     return true;
   }
   bool factor(int64_t& v) {
     skip();
-    if (++depth > 64) return fail("expression nested too deeply");
-    if (i >= s.size()) return fail("expected a number at the end of the expression");
-    bool ok;
-    if (s[i] == '-') {
-      i++;
-      ok = factor(v) && !__builtin_sub_overflow(int64_t{0}, v, &v);
-      if (!ok) fail("overflow");
-    } else if (s[i] == '(') {
-      i++;
-      ok = expr(v);
-      skip();
-      if (ok && (i >= s.size() || s[i] != ')')) ok = fail("expected ')' at position " + std::to_string(i + 1));
-      i++;
-    } else if (s[i] >= '0' && s[i] <= '9') {
-      v = 0;
-      ok = true;
-      while (i < s.size() && s[i] >= '0' && s[i] <= '9') {
-        if (__builtin_mul_overflow(v, int64_t{10}, &v) || __builtin_add_overflow(v, int64_t{s[i] - '0'}, &v)) {
-          ok = fail("number too large");
-          break;
-        }
+    if (i < s.size() && (s[i] == '-' || s[i] == '(')) {  // one level deeper
+      if (++depth > kCalcMaxDepth) {
+        return fail("expression nested deeper than kCalcMaxDepth = " + std::to_string(kCalcMaxDepth) +
+                    " (parentheses and unary minus) at position " + std::to_string(i + 1));
+      }
+      bool ok;
+      if (s[i++] == '-') {
+        ok = factor(v);
+        if (ok && v == INT64_MIN) ok = fail("overflow: -(" + std::to_string(v) + ") does not fit in a signed 64-bit integer");
+        if (ok) v = -v;
+      } else {
+        ok = expr(v);
+        skip();
+        if (ok && (i >= s.size() || s[i] != ')')) ok = fail("expected ')', found " + here());
         i++;
       }
-    } else {
-      ok = fail(std::string("unexpected '") + s[i] + "' at position " + std::to_string(i + 1));
+      depth--;
+      return ok;
     }
-    depth--;
-    return ok;
+    if (i < s.size() && s[i] >= '0' && s[i] <= '9') {
+      const size_t start = i;
+      v = 0;
+      for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; i++) {
+        if (__builtin_mul_overflow(v, int64_t{10}, &v) || __builtin_add_overflow(v, int64_t{s[i] - '0'}, &v))
+          return fail("overflow: the number at position " + std::to_string(start + 1) +
+                      " does not fit in a signed 64-bit integer");
+      }
+      return true;
+    }
+    return fail("expected a number, '(' or '-', found " + here());
   }
 };
+
 }  // namespace
 
 std::optional<int64_t> evaluate_expression(std::string_view expr, std::string* error) {
   Calc c;
   c.s = expr;
-  int64_t v = 0;
-  bool ok = !trim(expr).empty() ? c.expr(v) : c.fail("empty expression");
-  if (ok) {
-    c.skip();
-    if (c.i != expr.size()) ok = c.fail(std::string("unexpected '") + expr[c.i] + "' at position " + std::to_string(c.i + 1));
-  }
-  if (!ok) {
-    if (error) *error = c.error;
+  auto failed = [&](std::string why) -> std::optional<int64_t> {
+    if (error) *error = std::move(why);
     return std::nullopt;
+  };
+  if (expr.size() > kCalcMaxChars) {
+    return failed("expression of " + std::to_string(expr.size()) + " characters, longer than kCalcMaxChars = " +
+                  std::to_string(kCalcMaxChars));
   }
+  for (size_t k = 0; k < expr.size(); k++) {
+    if (kCalcAlphabet.find(expr[k]) == std::string_view::npos) {
+      return failed("unexpected character " + describe_char(expr[k]) + " at position " + std::to_string(k + 1) +
+                    " (the calculator reads digits, + - * /, parentheses and spaces)");
+    }
+  }
+  if (trim(expr).empty()) return failed("empty expression");
+  int64_t v = 0;
+  bool ok = c.expr(v);
+  c.skip();
+  if (ok && c.i != expr.size()) ok = c.fail("unexpected " + c.here());
+  if (!ok) return failed(c.error);
   return v;
 }
 
@@ -167,6 +208,7 @@ std::string execute_tool_call(const ToolCall& call, std::span<const Person> peop
   if (call.name == "lookup") {
     if (call.args.size() != 2)
       return "error: lookup takes 2 arguments (name, attribute), got " + std::to_string(call.args.size());
+    if (people.empty()) return "error: no people are loaded for lookup";
     const Person* person = nullptr;
     for (const Person& p : people)
       if (p.name == call.args[0]) person = &p;
