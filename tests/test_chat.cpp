@@ -16,14 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Byte-level: id = byte, so the expected ids can be written down character by character.
-Tokenizer byte_tokenizer() {
-  std::vector<std::string> ranks;
-  for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
-  std::vector<std::pair<std::string, int32_t>> specials;
-  for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
-  return Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials);
-}
+using sog::testing::byte_tokenizer;
 
 const Tokenizer& tok() {
   static const Tokenizer t = byte_tokenizer();

@@ -53,11 +53,7 @@ class SftCli : public ::testing::Test {
     // A nano model is fastest on one thread, and a busy machine makes OpenMP's barriers slow.
     ::setenv("OMP_NUM_THREADS", "1", 1);
     dir_ = sog::testing::fresh_temp_dir("sft_cli");
-    std::vector<std::string> ranks;
-    for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
-    std::vector<std::pair<std::string, int32_t>> specials;
-    for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
-    Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials).save((dir_ / "tok").string());
+    sog::testing::byte_tokenizer().save((dir_ / "tok").string());
     GPTConfig cfg = gpt_preset("nano", 256 + static_cast<int>(kSpecialTokens.size()));
     cfg.max_T = 64;
     GPT base(cfg);

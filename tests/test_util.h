@@ -9,6 +9,8 @@
 #include <string>
 
 #include "common/io/atomic_file.h"
+#include "common/tokenizer/special_tokens.h"
+#include "common/tokenizer/tokenizer.h"
 
 namespace sog::testing {
 
@@ -29,6 +31,16 @@ inline std::string error_of(const std::function<void()>& fn) {
     return e.what();
   }
   return "";
+}
+
+// Byte-level: id = byte, so expected ids can be written down character by character; the project's
+// special tokens follow at 256, 257, … in kSpecialTokens order.
+inline Tokenizer byte_tokenizer() {
+  std::vector<std::string> ranks;
+  for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
+  std::vector<std::pair<std::string, int32_t>> specials;
+  for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
+  return Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials);
 }
 
 inline std::string shell_quote(const std::string& s) { return "'" + s + "'"; }
