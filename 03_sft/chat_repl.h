@@ -14,6 +14,10 @@ struct ChatOptions {
   SamplingConfig sampling{0.7f, 0, 1.0f};
   int64_t max_new_tokens = 256;
   uint64_t seed = 1337;
+  // --tools: the model's tool calls run during generation (common/generate/tool_generate.h)
+  bool tools = false;
+  std::string world;       // a world folder: lookup answers from its people.jsonl
+  int max_tool_calls = 8;  // per reply
 };
 
 // Returns the process exit code.

@@ -19,7 +19,7 @@
 //
 //   bin/sft train --model BASE.bin --tokenizer DIR [--data F.jsonl] --out RUN [--lora-rank 8 ...]
 //   bin/sft merge --model BASE.bin --lora RUN/adapter.bin --out MERGED.bin
-//   bin/sft chat  --model F [--lora F] --tokenizer DIR [--prompt TEXT]
+//   bin/sft chat  --model F [--lora F] --tokenizer DIR [--prompt TEXT] [--tools [--world DIR]]
 //   bin/sft eval  --model F [--lora F] --tokenizer DIR --eval F.jsonl --mode chat|fewshot-doc|qa-fewshot
 //
 // Departures from InstructGPT's SFT: conversations are packed several per row (conversations.h)
@@ -443,6 +443,15 @@ int main(int argc, char** argv) {
   chat->add_option("--system", co.system, "a system message at the start of the conversation");
   add_sampling_options(chat, co.sampling, co.seed);
   chat->add_option("--max-new-tokens", co.max_new_tokens)->capture_default_str();
+  auto* tools_flag = chat->add_flag("--tools", co.tools,
+                                    "run the model's tool calls (calc, lookup) as it writes them, and show them "
+                                    "as [tool] lines (system message: the world's tool prompt unless --system)");
+  chat->add_option("--world", co.world, "with --tools: a world folder whose people.jsonl lookup answers from")
+      ->needs(tools_flag);
+  chat->add_option("--max-tool-calls", co.max_tool_calls, "with --tools: calls run per reply; later ones get an error")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(tools_flag);
 
   EvalOptions eo;
   std::string mode = "chat", eval_out;

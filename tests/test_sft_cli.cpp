@@ -13,6 +13,7 @@
 #include "common/nn/lora.h"
 #include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
+#include "common/world/people_file.h"
 #include "test_util.h"
 
 using namespace sog;
@@ -265,4 +266,79 @@ TEST_F(SftCli, StopsAtTheFirstNonFiniteLoss) {
                            p("run_val"));
   EXPECT_NE(v.status, 0);
   EXPECT_NE(v.err.find("step 0: the validation loss is NaN"), std::string::npos) << v.all();
+}
+
+// `chat --tools`: a nano model fine-tuned on two tool traces writes the calls; the runtime runs
+// them (calc; lookup on --world's people.jsonl, or its error without one) and shows each as a
+// [tool] line; the flags and a bad --world are clear errors.
+TEST_F(SftCli, ChatWithTools) {
+  auto tool_conversation = [](const std::string& q, const std::string& call, const std::string& result) {
+    return json({{"messages",
+                  {{{"role", "system"}, {"content", "tools"}},
+                   {{"role", "user"}, {"content", q}},
+                   {{"role", "assistant"},
+                    {"content", "<|tool_call|>" + call + "<|tool_end|><|tool_result|>" + result + "<|tool_end|>\nAnswer: " + result}}}}})
+        .dump();
+  };
+  std::string data;
+  for (int i = 0; i < 4; i++)
+    data += tool_conversation("7*8?", "calc(7*8)", "56") + "\n" + tool_conversation("Ana?", "lookup(Ana, city)", "Oslo") + "\n";
+  write_file_atomic(p("tools.jsonl"), data);
+  Result r = run(dir_, "train --model " + p("base.bin") + " --tokenizer " + p("tok") + " --data " + p("tools.jsonl") +
+                           " --val-data " + p("tools.jsonl") + " -B 4 -T 48 --steps 200 --lr 1e-2 --min-lr 1e-3 --warmup 2"
+                           " --eval-every 0 --samples 0 --seed 5 --out " + p("tools_run"));
+  ASSERT_EQ(r.status, 0) << r.all();
+  // A world folder with Ana in it (people_file.h), and one without a people.jsonl.
+  fs::create_directories(dir_ / "world");
+  write_file_atomic(p("world/people.jsonl"),
+                    render_people({{"Ana", 30, "Lima", "chef", "cat", "red", "chess", Split::train}}));
+  fs::create_directories(dir_ / "empty_world");
+
+  const std::string chat = "chat --model " + p("tools_run/model.bin") + " --tokenizer " + p("tok") +
+                           " --temperature 0 --system tools --tools";
+  Result calc = run(dir_, chat + " --prompt '7*8?'");
+  ASSERT_EQ(calc.status, 0) << calc.all();
+  EXPECT_EQ(calc.out, "assistant: [tool] calc(7*8) → 56\nAnswer: 56\n");
+  EXPECT_NE(calc.err.find("no --world: lookup has no people"), std::string::npos) << calc.err;
+  // The runtime answers from the world's people (Lima, whatever the model memorised), or says it has none.
+  Result with_world = run(dir_, chat + " --world " + p("world") + " --prompt 'Ana?'");
+  ASSERT_EQ(with_world.status, 0) << with_world.all();
+  EXPECT_TRUE(with_world.out.starts_with("assistant: [tool] lookup(Ana, city) → Lima\n")) << with_world.out;
+  EXPECT_NE(with_world.err.find("1 people from " + p("world") + "/people.jsonl"), std::string::npos) << with_world.err;
+  Result no_world = run(dir_, chat + " --prompt 'Ana?'");
+  ASSERT_EQ(no_world.status, 0) << no_world.all();
+  EXPECT_TRUE(no_world.out.starts_with("assistant: [tool] lookup(Ana, city) → error: no people are loaded for lookup\n"))
+      << no_world.out;
+  // The REPL runs tools too, turn after turn.
+  write_file_atomic(p("script.txt"), "7*8?\n/reset\n7*8?\n");
+  Result repl = run(dir_, chat, p("script.txt"));
+  ASSERT_EQ(repl.status, 0) << repl.all();
+  EXPECT_EQ(repl.out, "assistant: [tool] calc(7*8) → 56\nAnswer: 56\n(conversation reset)\n"
+                      "assistant: [tool] calc(7*8) → 56\nAnswer: 56\n");
+  // Without --tools the same model's call is plain text: nothing runs, no [tool] line.
+  Result plain = run(dir_, "chat --model " + p("tools_run/model.bin") + " --tokenizer " + p("tok") +
+                               " --temperature 0 --system tools --max-new-tokens 12 --prompt '7*8?'");
+  ASSERT_EQ(plain.status, 0) << plain.all();
+  EXPECT_TRUE(plain.out.starts_with("assistant: <|tool_call|>calc(7*8)<|tool_end|>")) << plain.out;
+  EXPECT_EQ(plain.out.find("[tool]"), std::string::npos) << plain.out;
+
+  // A random model with --tools runs and answers something; the flags are checked.
+  Result random = run(dir_, "chat --model " + p("base.bin") + " --tokenizer " + p("tok") +
+                                " --tools --max-tool-calls 2 --max-new-tokens 8 --prompt hi");
+  ASSERT_EQ(random.status, 0) << random.all();
+  EXPECT_TRUE(random.out.starts_with("assistant: ")) << random.out;
+  EXPECT_TRUE(random.out.ends_with("\n")) << random.out;
+  EXPECT_NE(random.err.find("at most 2 calls per reply"), std::string::npos) << random.err;
+  Result bad_world = run(dir_, chat + " --world " + p("empty_world") + " --prompt hi");
+  EXPECT_EQ(bad_world.status, 1) << bad_world.all();
+  EXPECT_NE(bad_world.err.find("sft: error: " + p("empty_world") + "/people.jsonl: cannot open the people file"),
+            std::string::npos)
+      << bad_world.all();
+  Result world_without_tools = run(dir_, "chat --model " + p("base.bin") + " --tokenizer " + p("tok") + " --world " +
+                                             p("world") + " --prompt hi");
+  EXPECT_NE(world_without_tools.status, 0);
+  EXPECT_NE(world_without_tools.err.find("--world requires --tools"), std::string::npos) << world_without_tools.all();
+  Result negative = run(dir_, chat + " --max-tool-calls -1 --prompt hi");
+  EXPECT_NE(negative.status, 0);
+  EXPECT_NE(negative.err.find("--max-tool-calls"), std::string::npos) << negative.all();
 }
