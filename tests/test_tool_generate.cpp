@@ -118,6 +118,15 @@ TEST(ToolGenerate, ObservationIdsAreTheTrainedOnes) {
   EXPECT_EQ(std::count(forged.begin(), forged.end(), id_of(kEnd)), 0);
 }
 
+TEST(ToolGenerate, ATokenizerWithoutToolTokensIsAClearError) {
+  std::vector<std::string> ranks;
+  for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
+  const Tokenizer plain = Tokenizer::from_ranks(ranks, SplitPattern::gpt2, {{std::string(kEndOfText), 256}});
+  EXPECT_EQ(sog::testing::error_of([&] { encode_tool_observation(plain, "1"); }),
+            "generation with tools: the tokenizer has no special token <|tool_call|> (train or load it with the "
+            "project's special tokens, special_tokens.h)");
+}
+
 // The call runs, its observation goes into the cache in one forward (no re-prefill), and the model
 // answers with the result it read: the transcript is the world's training trace, token for token.
 TEST(ToolGenerate, CalculatorCallRunsAndGenerationContinuesFromTheCache) {

@@ -18,12 +18,7 @@ std::string_view role_name(ChatRole role) {
 namespace {
 
 int32_t require_special(const Tokenizer& tok, std::string_view name) {
-  std::optional<int32_t> id = tok.special_id(name);
-  if (!id) {
-    throw std::runtime_error("chat template: the tokenizer has no special token " + std::string(name) +
-                             " (train or load it with the project's special tokens, special_tokens.h)");
-  }
-  return *id;
+  return tok.require_special_id(name, "chat template");
 }
 
 void append(RenderedChat& out, int32_t id, uint8_t mask) {

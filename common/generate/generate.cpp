@@ -37,19 +37,22 @@ std::vector<int32_t> decode_with_cache(const std::vector<int32_t>& prompt, int64
   return out;
 }
 
+CachedForward gpt_cached_forward(GPT& model, std::vector<KVCache>& caches) {
+  return [&model, &caches](const std::vector<int32_t>& ids, bool fresh) {
+    if (fresh) {
+      for (auto& c : caches) c.reset();
+    }
+    const int64_t n = static_cast<int64_t>(ids.size());
+    return model.forward_cached(Tensor::from_ids({1, n}, ids), caches);
+  };
+}
+
 std::vector<int32_t> generate(GPT& model, const std::vector<int32_t>& prompt, const GenerateOptions& options,
                               Sampler& sampler, const std::function<void(int32_t)>& on_token) {
   const GPTConfig& cfg = model.config();
   NoGradGuard no_grad;
   std::vector<KVCache> caches = model.make_caches(1, cfg.max_T);
-  return decode_with_cache(prompt, cfg.V, cfg.max_T, options, sampler, on_token,
-                           [&](const std::vector<int32_t>& ids, bool fresh) {
-                             if (fresh) {
-                               for (auto& c : caches) c.reset();
-                             }
-                             const int64_t n = static_cast<int64_t>(ids.size());
-                             return model.forward_cached(Tensor::from_ids({1, n}, ids), caches);
-                           });
+  return decode_with_cache(prompt, cfg.V, cfg.max_T, options, sampler, on_token, gpt_cached_forward(model, caches));
 }
 
 }  // namespace sog

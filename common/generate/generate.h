@@ -37,4 +37,7 @@ std::vector<int32_t> decode_with_cache(const std::vector<int32_t>& prompt, int64
                                        const GenerateOptions& options, Sampler& sampler,
                                        const std::function<void(int32_t)>& on_token, const CachedForward& forward);
 
+// The CPU GPT as a CachedForward over its per-layer caches (fresh: the caches are reset first).
+CachedForward gpt_cached_forward(GPT& model, std::vector<KVCache>& caches);
+
 }  // namespace sog

@@ -19,19 +19,12 @@ std::vector<int32_t> ToolTranscript::tokens() const {
 
 namespace {
 
-int32_t tool_token(const Tokenizer& tok, std::string_view name) {
-  std::optional<int32_t> id = tok.special_id(name);
-  if (!id) {
-    throw std::runtime_error("generation with tools: the tokenizer has no special token " + std::string(name) +
-                             " (a tokenizer trained by chapter 01 has the tool tokens; GPT-2's does not)");
-  }
-  return *id;
-}
-
 struct ToolIds {
   int32_t call, result, end;
   explicit ToolIds(const Tokenizer& tok)
-      : call(tool_token(tok, kToolCall)), result(tool_token(tok, kToolResult)), end(tool_token(tok, kToolEnd)) {}
+      : call(tok.require_special_id(kToolCall, "generation with tools")),
+        result(tok.require_special_id(kToolResult, "generation with tools")),
+        end(tok.require_special_id(kToolEnd, "generation with tools")) {}
 };
 
 void append(ToolTranscript& t, Source source, std::span<const int32_t> ids) {
@@ -128,14 +121,7 @@ ToolTranscript generate_with_tools(GPT& model, const std::vector<int32_t>& promp
   const GPTConfig& cfg = model.config();
   NoGradGuard no_grad;
   std::vector<KVCache> caches = model.make_caches(1, cfg.max_T);
-  return decode_with_tools(prompt, cfg.V, cfg.max_T, tok, options, sampler, on_event,
-                           [&](const std::vector<int32_t>& ids, bool fresh) {
-                             if (fresh) {
-                               for (auto& c : caches) c.reset();
-                             }
-                             const int64_t n = static_cast<int64_t>(ids.size());
-                             return model.forward_cached(Tensor::from_ids({1, n}, ids), caches);
-                           });
+  return decode_with_tools(prompt, cfg.V, cfg.max_T, tok, options, sampler, on_event, gpt_cached_forward(model, caches));
 }
 
 }  // namespace sog

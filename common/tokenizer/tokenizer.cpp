@@ -250,6 +250,12 @@ std::optional<int32_t> Tokenizer::special_id(std::string_view name) const {
   return std::nullopt;
 }
 
+int32_t Tokenizer::require_special_id(std::string_view name, std::string_view user) const {
+  if (auto id = special_id(name)) return *id;
+  throw std::runtime_error(std::string(user) + ": the tokenizer has no special token " + std::string(name) +
+                           " (train or load it with the project's special tokens, special_tokens.h)");
+}
+
 int32_t Tokenizer::eot_id() const {
   if (auto id = special_id(kEndOfText)) return *id;
   throw std::runtime_error("Tokenizer::eot_id: this vocabulary has no " + std::string(kEndOfText) + " special token");

@@ -80,6 +80,9 @@ class Tokenizer {
   int32_t n_vocab() const { return n_vocab_; }  // ranks + specials (max id + 1)
   int32_t n_ranks() const { return static_cast<int32_t>(ranks_.size()); }
   std::optional<int32_t> special_id(std::string_view name) const;
+  // The id of a special token the caller cannot do without; std::runtime_error naming `user`, the
+  // token and the hint when the vocabulary lacks it (GPT-2's has none of the chat and tool tokens).
+  int32_t require_special_id(std::string_view name, std::string_view user) const;
   int32_t eot_id() const;  // <|endoftext|>; std::runtime_error if absent
   SplitPattern pattern() const { return pattern_; }
   const std::vector<std::pair<std::string, int32_t>>& specials() const { return specials_; }
