@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "common/io/atomic_file.h"
-#include "common/io/checkpoint.h"
+#include "common/nn/gpt_checkpoint.h"
 #include "common/nn/gpt_params.h"
 #include "test_util.h"
 
@@ -82,7 +82,7 @@ TEST(Checkpoint, BadFilesGetErrorsThatSayExpectedAndFound) {
 
   std::string tiny = (d / "tiny.bin").string();
   write_file_atomic(tiny, "abc");
-  EXPECT_NE(error_of(tiny).find("truncated header"), std::string::npos) << error_of(tiny);
+  EXPECT_NE(error_of(tiny).find("truncated checkpoint header"), std::string::npos) << error_of(tiny);
 
   EXPECT_NE(error_of((d / "absent.bin").string()).find("cannot open"), std::string::npos);
   fs::remove_all(d);

@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "common/autograd/tape.h"
-#include "common/io/checkpoint.h"
+#include "common/nn/gpt_checkpoint.h"
 #include "common/nn/gpt.h"
 #include "common/nn/lora.h"
 #include "common/ops/embedding.h"
@@ -591,7 +591,7 @@ TEST(LoRAFile, LoadErrorsNameTheFileWhatWasExpectedAndFound) {
   std::string e = error_of([&] { LoRA::load(model_path, nano()); });
   EXPECT_NE(e.find(model_path), std::string::npos) << e;
   EXPECT_NE(e.find("bad magic number"), std::string::npos) << e;
-  EXPECT_NE(e.find("model checkpoint, not an adapter"), std::string::npos) << e;
+  EXPECT_NE(e.find("model checkpoint, not a LoRA adapter"), std::string::npos) << e;
 
   // Another model's shape.
   GPTConfig other = nano();
