@@ -16,11 +16,6 @@ fs::path temp_dir() { return sog::testing::fresh_temp_dir("ckpt"); }
 std::string error_of(const std::string& path) {
   return sog::testing::error_of([&] { load_checkpoint(path, nullptr); });
 }
-void patch_int(const std::string& path, int index, int32_t value) {
-  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
-  f.seekp(index * 4);
-  f.write(reinterpret_cast<const char*>(&value), 4);
-}
 }  // namespace
 
 TEST(Checkpoint, ParameterTableMatchesGpt2Count) {
@@ -61,18 +56,18 @@ TEST(Checkpoint, BadFilesGetErrorsThatSayExpectedAndFound) {
 
   std::string magic = (d / "magic.bin").string();
   fs::copy_file(good, magic, fs::copy_options::overwrite_existing);
-  patch_int(magic, 0, 20240520);
+  sog::testing::patch_int32(magic, 0, 20240520);
   EXPECT_NE(error_of(magic).find("expected 20240326"), std::string::npos) << error_of(magic);
   EXPECT_NE(error_of(magic).find("token shard"), std::string::npos);
 
   std::string version = (d / "version.bin").string();
   fs::copy_file(good, version, fs::copy_options::overwrite_existing);
-  patch_int(version, 1, 1);
+  sog::testing::patch_int32(version, 1, 1);
   EXPECT_NE(error_of(version).find("expected 3"), std::string::npos) << error_of(version);
 
   std::string sizes = (d / "sizes.bin").string();
   fs::copy_file(good, sizes, fs::copy_options::overwrite_existing);
-  patch_int(sizes, 6, 64);  // C = 64: the body no longer matches
+  sog::testing::patch_int32(sizes, 6, 64);  // C = 64: the body no longer matches
   EXPECT_NE(error_of(sizes).find("wrong size"), std::string::npos) << error_of(sizes);
 
   std::string trunc = (d / "trunc.bin").string();

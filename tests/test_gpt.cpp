@@ -22,12 +22,6 @@ GPTConfig tiny_config() {
   c.L = 2, c.NH = 2, c.C = 16, c.max_T = 16, c.V = 50, c.Vp = padded_vocab(50);
   return c;
 }
-Tensor random_ids(int64_t B, int64_t T, int V, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int32_t> ids(B * T);
-  for (auto& id : ids) id = static_cast<int32_t>(r.below(V));
-  return Tensor::from_ids({B, T}, ids);
-}
 }  // namespace
 
 TEST(GPT, LossAtInitIsLnV) {

@@ -27,13 +27,6 @@ namespace {
 
 GPTConfig nano() { return gpt_preset("nano", 50); }  // L=2 NH=2 C=32 maxT=32, V=50 (Vp=128)
 
-Tensor random_ids(int64_t B, int64_t T, int V, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int32_t> ids(B * T);
-  for (auto& id : ids) id = static_cast<int32_t>(r.below(V));
-  return Tensor::from_ids({B, T}, ids);
-}
-
 // A base model as after pretraining, not at GPT-2's init (whose logits are all ≈ 0): 40 full
 // AdamW steps on one random batch give logits of order 1–10, so rounding and merge differences
 // are measured against real values. Deterministic for a seed.

@@ -18,25 +18,6 @@ using namespace sog;
 using namespace sog::testing;
 namespace fs = std::filesystem;
 
-namespace {
-GPTConfig tiny_config() {
-  GPTConfig c;
-  c.L = 1, c.NH = 2, c.C = 8, c.max_T = 8, c.V = 20, c.Vp = padded_vocab(20);
-  return c;
-}
-Tensor ids_of(int64_t B, int64_t T, int V, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int32_t> ids(B * T);
-  for (auto& id : ids) id = static_cast<int32_t>(r.below(V));
-  return Tensor::from_ids({B, T}, ids);
-}
-void patch_int(const std::string& path, int index, int32_t value) {
-  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
-  f.seekp(index * 4);
-  f.write(reinterpret_cast<const char*>(&value), 4);
-}
-}  // namespace
-
 TEST(ScalarHead, ReadsTheChosenPositionsAndEveryPosition) {
   const int64_t B = 2, T = 3, C = 4;
   ScalarHead head(C);
@@ -93,13 +74,15 @@ TEST(ScalarHead, GradientsOfHeadAndHiddenMatchFiniteDifferences) {
 // End to end: ids → GPT::hidden → head → a loss; the GPT's and the head's gradients both match
 // central differences on a sample of every tensor.
 TEST(ScalarHead, EndToEndOnAGptMatchesFiniteDifferences) {
-  GPT model(tiny_config());
+  GPTConfig c = gpt_preset("nano", 20);
+  c.L = 1, c.C = 8, c.max_T = 8;  // small enough that h = 1e-2 stays in the linear range of the ×5 weights
+  GPT model(c);
   model.init_gpt2(7);
   for (int64_t i = 0; i < model.num_params(); i++) model.params().f32()[i] *= 5.0f;  // larger signal
   ScalarHead head(model.config().C);
   head.init(8);
   for (int64_t i = 0; i < head.num_params(); i++) head.params().f32()[i] = 0.5f * std::sin(1.0f + i);
-  Tensor x = ids_of(2, 5, 20, 9);
+  Tensor x = random_ids(2, 5, 20, 9);
   Tensor positions = Tensor::from_ids({2}, {4, 2});
   auto loss = [&] {
     Tensor v = head.at_positions(model.hidden(x), positions);  // (B)
@@ -172,13 +155,13 @@ TEST(HeadFile, LoadRejectsWhatIsNotThisModelsHead) {
   };
 
   std::string p = variant("magic.bin");
-  patch_int(p, 0, 20240326);
+  patch_int32(p, 0, 20240326);
   std::string e = error_of([&] { ScalarHead::load(p, 6); });
   EXPECT_NE(e.find(p + ": bad magic number: expected 1145128264 (a scalar head), found 20240326"), std::string::npos) << e;
   EXPECT_NE(e.find("this is an llm.c GPT-2 model checkpoint, not a scalar head"), std::string::npos) << e;
 
   p = variant("version.bin");
-  patch_int(p, 1, 2);
+  patch_int32(p, 1, 2);
   e = error_of([&] { ScalarHead::load(p, 6); });
   EXPECT_NE(e.find(p + ": unsupported head version: expected 1, found 2"), std::string::npos) << e;
 
@@ -187,7 +170,7 @@ TEST(HeadFile, LoadRejectsWhatIsNotThisModelsHead) {
             std::string::npos) << e;
 
   p = variant("outputs.bin");
-  patch_int(p, 3, 2);
+  patch_int32(p, 3, 2);
   e = error_of([&] { ScalarHead::load(p, 6); });
   EXPECT_NE(e.find("number of outputs: expected 1 (a scalar head), found 2"), std::string::npos) << e;
 

@@ -20,7 +20,8 @@ static void require_kind(const std::string& kind, const std::string& where) {
   if (std::find(kModelKinds.begin(), kModelKinds.end(), kind) != kModelKinds.end()) return;
   std::string kinds;
   for (const auto& k : kModelKinds) kinds += (kinds.empty() ? "" : ", ") + k;
-  throw std::invalid_argument(where + ": kind: expected one of " + kinds + ", found \"" + kind + "\"");
+  throw std::invalid_argument((where.empty() ? "" : where + ": ") + "kind: expected one of " + kinds + ", found \"" +
+                              kind + "\"");
 }
 
 static json model_json(const GPTConfig& c) {
@@ -79,7 +80,7 @@ LoadedModel load_model_folder(const std::string& dir, bool base_trainable) {
                                   config.at("version").dump());
     }
     out.kind = config.at("kind").get<std::string>();
-    require_kind(out.kind, "kind");
+    require_kind(out.kind, "");
     const json& m = config.at("model");
     described.max_T = m.at("max_T").get<int>(), described.V = m.at("V").get<int>(), described.Vp = m.at("Vp").get<int>();
     described.L = m.at("L").get<int>(), described.NH = m.at("NH").get<int>(), described.C = m.at("C").get<int>();
