@@ -21,6 +21,7 @@
 #include "common/generate/generate.h"
 #include "common/io/metrics.h"
 #include "common/nn/gpt.h"
+#include "common/nn/load_model.h"
 #include "common/tensor/random.h"
 #include "common/tokenizer/tokenizer.h"
 #include "common/world/grader.h"
@@ -33,8 +34,9 @@ namespace sog {
 using json = nlohmann::json;
 
 FewshotReport run_fewshot(const FewshotOptions& opt) {
-  GPT model = GPT::load(opt.model);
   Tokenizer tok = Tokenizer::load(opt.tokenizer);
+  LoadedModel loaded = load_model(opt.model, "", tok, opt.tokenizer);
+  GPT& model = *loaded.model;
   const std::vector<QuestionRow> questions = read_question_rows(opt.eval_file);
   const ShotPool pool(read_question_rows(opt.shots_from.empty() ? opt.eval_file : opt.shots_from));
 

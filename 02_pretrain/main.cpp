@@ -37,12 +37,13 @@
 #include "common/generate/generate.h"
 #include "common/generate/generate_cuda.h"
 #include "common/generate/sampling_options.h"
-#include "common/io/checkpoint.h"
 #include "common/io/metrics.h"
 #include "common/io/progress.h"
 #include "common/io/svg_plot.h"
 #include "common/nn/gpt.h"
+#include "common/nn/gpt_checkpoint.h"
 #include "common/nn/gpt_cuda.h"
+#include "common/nn/load_model.h"
 #include "common/optim/adamw.h"
 #include "common/optim/optim_options.h"
 #include "common/optim/schedule.h"
@@ -172,12 +173,10 @@ static int run_train(TrainConfig cfg) {
   int64_t step = 0;
   double best_val = INFINITY, last_val = NAN;
   if (resuming) {
-    TrainState st = load_train_state(cfg.resume_dir + "/state.bin", model.num_params());
-    opt.m().copy_from(st.adam_m);
-    opt.v().copy_from(st.adam_v);
-    opt.set_steps_taken(st.step);
-    loader.restore(st.loader);
-    dropout_rng.set_state(st.dropout_rng);
+    TrainState st = load_train_state(cfg.resume_dir + "/state.bin");
+    st.restore_set("gpt", opt);
+    st.restore_rng("dropout", dropout_rng);
+    loader.restore(st.data_position<LoaderState>());
     step = st.step;
     best_val = st.best_val_loss;
     std::printf("resuming %s at step %lld of %lld\n", cfg.resume_dir.c_str(), static_cast<long long>(step),
@@ -212,7 +211,10 @@ static int run_train(TrainConfig cfg) {
       gpu->download_optimizer(opt);
     }
     model.save(cfg.out_dir + "/model.bin");
-    save_train_state(cfg.out_dir + "/state.bin", {at_step, opt.m(), opt.v(), loader.state(), dropout_rng.state(), best_val});
+    TrainState st{.step = at_step, .best_val_loss = best_val, .data = loader.state()};
+    st.add_set("gpt", opt);
+    st.add_rng("dropout", dropout_rng);
+    save_train_state(cfg.out_dir + "/state.bin", st);
   };
 
   const int64_t start_step = step;
@@ -316,13 +318,9 @@ static int run_train(TrainConfig cfg) {
 static int run_sample(const std::string& model_path, const std::string& tokenizer_dir, const std::string& prompt,
                       int64_t max_new, SamplingConfig sc, uint64_t seed, const std::string& device) {
   const bool on_gpu = use_cuda(device);
-  GPT model = GPT::load(model_path);
   Tokenizer tok = Tokenizer::load(tokenizer_dir);
-  if (tok.n_vocab() != model.config().V) {
-    throw std::runtime_error("the tokenizer in " + tokenizer_dir + " has " + std::to_string(tok.n_vocab()) +
-                             " tokens but the model " + model_path + " was trained with V = " +
-                             std::to_string(model.config().V));
-  }
+  LoadedModel loaded = load_model(model_path, "", tok, tokenizer_dir);
+  GPT& model = *loaded.model;
   std::vector<int32_t> ids = prompt.empty() ? std::vector<int32_t>{tok.eot_id()} : tok.encode(prompt, AllowedSpecial::all);
   Sampler sampler(sc, seed);
   GenerateOptions opt;

@@ -31,11 +31,11 @@
 #include <span>
 #include <string>
 
-#include "03_sft/evaluate.h"
 #include "common/chat/chat_template.h"
 #include "common/generate/generate.h"
 #include "common/generate/tool_generate.h"
 #include "common/tokenizer/special_tokens.h"
+#include "common/nn/load_model.h"
 #include "common/tokenizer/utf8.h"
 #include "common/world/people_file.h"
 #include "common/world/task.h"
@@ -106,7 +106,7 @@ class ReplyPrinter {
 
 int run_chat(const ChatOptions& opt) {
   Tokenizer tok = Tokenizer::load(opt.tokenizer);
-  SftModel sm = load_sft_model(opt.model, opt.lora, tok, opt.tokenizer);
+  LoadedModel sm = load_model(opt.model, opt.lora, tok, opt.tokenizer);
   GPT& model = *sm.model;
   const ChatTokens t(tok);
   Sampler sampler(opt.sampling, opt.seed);

@@ -25,6 +25,7 @@
 #include "common/chat/chat_template.h"
 #include "common/generate/generate.h"
 #include "common/io/metrics.h"
+#include "common/nn/load_model.h"
 #include "common/tensor/random.h"
 #include "common/world/grader.h"
 #include "common/world/question_set.h"
@@ -32,22 +33,6 @@
 namespace sog {
 
 using json = nlohmann::json;
-
-SftModel load_sft_model(const std::string& model_path, const std::string& lora_path, const Tokenizer& tok,
-                        const std::string& tokenizer_dir) {
-  SftModel m;
-  m.model = std::make_unique<GPT>(GPT::load(model_path));
-  if (tok.n_vocab() != m.model->config().V) {
-    throw std::runtime_error("the tokenizer in " + tokenizer_dir + " has " + std::to_string(tok.n_vocab()) +
-                             " tokens but the model " + model_path + " was trained with V = " +
-                             std::to_string(m.model->config().V));
-  }
-  if (!lora_path.empty()) {
-    m.lora = std::make_unique<LoRA>(LoRA::load(lora_path, m.model->config()));
-    m.model->attach_lora(m.lora.get());
-  }
-  return m;
-}
 
 EvalMode eval_mode_from_name(const std::string& name) {
   if (name == "chat") return EvalMode::chat;
@@ -62,7 +47,7 @@ static const char* mode_name(EvalMode m) {
 
 json run_eval(const EvalOptions& opt) {
   Tokenizer tok = Tokenizer::load(opt.tokenizer);
-  SftModel sm = load_sft_model(opt.model, opt.lora, tok, opt.tokenizer);
+  LoadedModel sm = load_model(opt.model, opt.lora, tok, opt.tokenizer);
   GPT& model = *sm.model;
   const ChatTokens chat_tokens(tok);
   const std::vector<QuestionRow> questions = read_question_rows(opt.eval_file);

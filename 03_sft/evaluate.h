@@ -1,27 +1,13 @@
 // `sft eval`: greedy accuracy per task on the world's held-out questions, in the three ways the
-// chapter's table compares (see evaluate.cpp), and the model loading every subcommand shares.
+// chapter's table compares (see evaluate.cpp). Models load through common/nn/load_model.h (a
+// checkpoint, optionally with a LoRA adapter attached, not merged).
 #pragma once
 #include <cstdint>
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "common/nn/gpt.h"
-#include "common/nn/lora.h"
-#include "common/tokenizer/tokenizer.h"
-
 namespace sog {
-
-// A checkpoint, optionally with a LoRA adapter attached (not merged: the adapter path runs beside
-// the frozen weights, exactly as in training). Heap-held so the attached pointer stays valid.
-struct SftModel {
-  std::unique_ptr<GPT> model;
-  std::unique_ptr<LoRA> lora;
-};
-// Checks that the tokenizer's vocabulary is the model's, naming both files when not.
-SftModel load_sft_model(const std::string& model_path, const std::string& lora_path, const Tokenizer& tok,
-                        const std::string& tokenizer_dir);
 
 // How the question is put to the model:
 //   chat         the chat template: <|user|>QUESTION<|end|><|assistant|> → reply up to <|end|>

@@ -42,12 +42,12 @@
 #include "common/generate/generate.h"
 #include "common/generate/sampling_options.h"
 #include "common/io/atomic_file.h"
-#include "common/io/checkpoint.h"
 #include "common/io/metrics.h"
 #include "common/io/progress.h"
 #include "common/io/svg_plot.h"
 #include "common/io/train_state.h"
 #include "common/nn/gpt.h"
+#include "common/nn/load_model.h"
 #include "common/nn/lora.h"
 #include "common/optim/adamw.h"
 #include "common/optim/optim_options.h"
@@ -189,12 +189,10 @@ static int run_train(SftConfig cfg) {
   auto t_start = std::chrono::steady_clock::now();
 
   // The model: the base checkpoint (full: the run's own model.bin when resuming), and the adapters.
-  GPT model = GPT::load(resuming && !cfg.lora() ? cfg.resume_dir + "/model.bin" : cfg.model_path);
+  LoadedModel loaded =
+      load_model(resuming && !cfg.lora() ? cfg.resume_dir + "/model.bin" : cfg.model_path, "", tok, cfg.tokenizer_dir);
+  GPT& model = *loaded.model;
   const GPTConfig& m = model.config();
-  if (tok.n_vocab() != m.V) {
-    throw std::runtime_error("the tokenizer in " + cfg.tokenizer_dir + " has " + std::to_string(tok.n_vocab()) +
-                             " tokens but the model " + cfg.model_path + " has V = " + std::to_string(m.V));
-  }
   if (cfg.T == 0) cfg.T = m.max_T;
   if (cfg.T > m.max_T) throw std::invalid_argument("--seq-len " + std::to_string(cfg.T) + " exceeds maxT " + std::to_string(m.max_T));
   if (cfg.decay_steps == 0) cfg.decay_steps = cfg.steps;
@@ -237,12 +235,10 @@ static int run_train(SftConfig cfg) {
   int64_t step = 0;
   double best_val = INFINITY, last_val = NAN, last_train = NAN;
   if (resuming) {
-    TrainState st = load_train_state(cfg.resume_dir + "/state.bin", trainable);
-    opt.m().copy_from(st.adam_m);
-    opt.v().copy_from(st.adam_v);
-    opt.set_steps_taken(st.step);
-    batcher.restore({st.loader.epoch.at(0), st.loader.cursor.at(0)});
-    dropout_rng.set_state(st.dropout_rng);
+    TrainState st = load_train_state(cfg.resume_dir + "/state.bin");
+    st.restore_set(cfg.lora() ? "lora" : "gpt", opt);
+    st.restore_rng("dropout", dropout_rng);
+    batcher.restore(st.data_position<SftPosition>());
     step = st.step;
     best_val = st.best_val_loss;
     std::printf("resuming %s at step %lld of %lld\n", cfg.resume_dir.c_str(), static_cast<long long>(step),
@@ -273,15 +269,9 @@ static int run_train(SftConfig cfg) {
     } else {
       model.save(cfg.out_dir + "/model.bin");
     }
-    TrainState st;
-    st.step = steps_done;
-    st.adam_m = opt.m();
-    st.adam_v = opt.v();
-    SftPosition p = batcher.position();
-    st.loader.epoch = {p.epoch};
-    st.loader.cursor = {p.cursor};
-    st.dropout_rng = dropout_rng.state();
-    st.best_val_loss = best_val;
+    TrainState st{.step = steps_done, .best_val_loss = best_val, .data = batcher.position()};
+    st.add_set(cfg.lora() ? "lora" : "gpt", opt);
+    st.add_rng("dropout", dropout_rng);
     save_train_state(cfg.out_dir + "/state.bin", st);
   };
   auto samples = [&](int64_t at_step) {

@@ -174,6 +174,14 @@ inline std::vector<GradCheckReport> compare_gradients(const std::vector<NumericS
   return reports;
 }
 
+// Token ids (B,T) i32 drawn uniformly from [0, V), deterministic for a seed.
+inline Tensor random_ids(int64_t B, int64_t T, int V, uint64_t seed) {
+  Rng r(seed);
+  std::vector<int32_t> ids(static_cast<size_t>(B * T));
+  for (auto& id : ids) id = static_cast<int32_t>(r.below(static_cast<uint64_t>(V)));
+  return Tensor::from_ids({B, T}, ids);
+}
+
 // A tensor of the given shape, N(0, std), that requires grad.
 inline Tensor random_input(const Shape& shape, uint64_t seed, float std = 1.0f) {
   Tensor t = Tensor::randn(shape, std, seed);

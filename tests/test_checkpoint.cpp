@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "common/io/atomic_file.h"
-#include "common/io/checkpoint.h"
+#include "common/nn/gpt_checkpoint.h"
 #include "common/nn/gpt_params.h"
 #include "test_util.h"
 
@@ -15,11 +15,6 @@ namespace {
 fs::path temp_dir() { return sog::testing::fresh_temp_dir("ckpt"); }
 std::string error_of(const std::string& path) {
   return sog::testing::error_of([&] { load_checkpoint(path, nullptr); });
-}
-void patch_int(const std::string& path, int index, int32_t value) {
-  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
-  f.seekp(index * 4);
-  f.write(reinterpret_cast<const char*>(&value), 4);
 }
 }  // namespace
 
@@ -61,18 +56,18 @@ TEST(Checkpoint, BadFilesGetErrorsThatSayExpectedAndFound) {
 
   std::string magic = (d / "magic.bin").string();
   fs::copy_file(good, magic, fs::copy_options::overwrite_existing);
-  patch_int(magic, 0, 20240520);
+  sog::testing::patch_int32(magic, 0, 20240520);
   EXPECT_NE(error_of(magic).find("expected 20240326"), std::string::npos) << error_of(magic);
   EXPECT_NE(error_of(magic).find("token shard"), std::string::npos);
 
   std::string version = (d / "version.bin").string();
   fs::copy_file(good, version, fs::copy_options::overwrite_existing);
-  patch_int(version, 1, 1);
+  sog::testing::patch_int32(version, 1, 1);
   EXPECT_NE(error_of(version).find("expected 3"), std::string::npos) << error_of(version);
 
   std::string sizes = (d / "sizes.bin").string();
   fs::copy_file(good, sizes, fs::copy_options::overwrite_existing);
-  patch_int(sizes, 6, 64);  // C = 64: the body no longer matches
+  sog::testing::patch_int32(sizes, 6, 64);  // C = 64: the body no longer matches
   EXPECT_NE(error_of(sizes).find("wrong size"), std::string::npos) << error_of(sizes);
 
   std::string trunc = (d / "trunc.bin").string();
@@ -82,7 +77,7 @@ TEST(Checkpoint, BadFilesGetErrorsThatSayExpectedAndFound) {
 
   std::string tiny = (d / "tiny.bin").string();
   write_file_atomic(tiny, "abc");
-  EXPECT_NE(error_of(tiny).find("truncated header"), std::string::npos) << error_of(tiny);
+  EXPECT_NE(error_of(tiny).find("truncated checkpoint header"), std::string::npos) << error_of(tiny);
 
   EXPECT_NE(error_of((d / "absent.bin").string()).find("cannot open"), std::string::npos);
   fs::remove_all(d);

@@ -26,8 +26,10 @@
 #include "common/nn/gpt_cuda.h"
 #include "common/optim/adamw.h"
 #include "common/tensor/cuda.h"
+#include "gradcheck.h"
 
 using namespace sog;
+using sog::testing::random_ids;
 namespace fs = std::filesystem;
 
 namespace {
@@ -36,13 +38,6 @@ GPTConfig small_config() {
   GPTConfig c;
   c.L = 2, c.NH = 2, c.C = 128, c.max_T = 64, c.V = 300, c.Vp = padded_vocab(300);
   return c;
-}
-
-Tensor random_ids(int64_t B, int64_t T, int V, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int32_t> ids(B * T);
-  for (auto& id : ids) id = static_cast<int32_t>(r.below(V));
-  return Tensor::from_ids({B, T}, ids);
 }
 
 // ‖a − b‖ / ‖b‖ over n values, in double.

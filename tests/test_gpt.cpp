@@ -7,6 +7,7 @@
 #include "common/autograd/tape.h"
 #include "common/generate/generate.h"
 #include "common/nn/gpt.h"
+#include "common/ops/cross_entropy.h"
 #include "common/optim/adamw.h"
 #include "common/tensor/allocator.h"
 #include "gradcheck.h"
@@ -20,12 +21,6 @@ GPTConfig tiny_config() {
   GPTConfig c;
   c.L = 2, c.NH = 2, c.C = 16, c.max_T = 16, c.V = 50, c.Vp = padded_vocab(50);
   return c;
-}
-Tensor random_ids(int64_t B, int64_t T, int V, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int32_t> ids(B * T);
-  for (auto& id : ids) id = static_cast<int32_t>(r.below(V));
-  return Tensor::from_ids({B, T}, ids);
 }
 }  // namespace
 
@@ -113,6 +108,53 @@ TEST(GPT, SaveLoadGivesIdenticalLogits) {
   Tensor x = random_ids(2, 8, 50, 6);
   EXPECT_EQ(model.forward(x).to_vector(), back.forward(x).to_vector());
   fs::remove(path);
+}
+
+// forward() is lm_head(hidden()): the same numbers bit for bit, with dropout too (the same RNG
+// draws in the same order), and the logits' gradient reaches the parameters the same way.
+TEST(GPT, ForwardIsLmHeadOfHiddenBitwise) {
+  GPTConfig c = tiny_config();
+  c.dropout = 0.1f;
+  GPT model(c);
+  model.init_gpt2(5);
+  Tensor x = random_ids(2, 8, c.V, 6);
+  Rng a(7), b(7);
+  Tensor h = model.hidden(x, &b);
+  EXPECT_EQ(h.shape(), (Shape{2, 8, c.C}));
+  Tensor via_hidden = model.lm_head(h);
+  Tensor direct = model.forward(x, &a);
+  EXPECT_EQ(direct.shape(), (Shape{2, 8, c.Vp}));
+  EXPECT_EQ(direct.to_vector(), via_hidden.to_vector());
+  EXPECT_EQ(a.state(), b.state());
+  clear_tape();
+  NoGradGuard no_grad;
+  EXPECT_EQ(model.forward(x).to_vector(), model.lm_head(model.hidden(x)).to_vector());
+}
+
+// hidden() is on the tape: a loss on the hidden states alone (no LM head) trains every parameter
+// below it, and the gradient of lm_head(hidden) equals forward's.
+TEST(GPT, GradientsFlowThroughHidden) {
+  GPT model(tiny_config());
+  model.init_gpt2(8);
+  Tensor x = random_ids(2, 6, 50, 9);
+  Tensor h = model.hidden(x);
+  ASSERT_TRUE(h.requires_grad());
+  backward(h, Tensor::randn(h.shape(), 1.0f, 10));
+  const std::vector<float> g = model.grads().to_vector();
+  for (const char* name : {"wpe", "qkvw", "fcprojw", "lnfw", "lnfb"}) {
+    Tensor gp = model.param(name);  // the gradient at the same offset of the flat buffer
+    const int64_t offset = gp.f32() - model.params().f32();
+    double norm = 0;
+    for (int64_t i = 0; i < gp.numel(); i++) norm += std::fabs(g[offset + i]);
+    EXPECT_GT(norm, 0.0) << name << " got no gradient through hidden()";
+  }
+  model.zero_grad();
+  Tensor y = random_ids(2, 6, 50, 11);
+  cross_entropy(model.lm_head(model.hidden(x)), y, Tensor(), -1, 50).backward();
+  const std::vector<float> split = model.grads().to_vector();
+  model.zero_grad();
+  model.loss(x, y).backward();
+  EXPECT_EQ(split, model.grads().to_vector());
 }
 
 TEST(GPT, KVCacheLogitsEqualFullRecompute) {

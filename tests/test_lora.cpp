@@ -9,7 +9,7 @@
 #include <fstream>
 
 #include "common/autograd/tape.h"
-#include "common/io/checkpoint.h"
+#include "common/nn/gpt_checkpoint.h"
 #include "common/nn/gpt.h"
 #include "common/nn/lora.h"
 #include "common/ops/embedding.h"
@@ -26,13 +26,6 @@ namespace fs = std::filesystem;
 namespace {
 
 GPTConfig nano() { return gpt_preset("nano", 50); }  // L=2 NH=2 C=32 maxT=32, V=50 (Vp=128)
-
-Tensor random_ids(int64_t B, int64_t T, int V, uint64_t seed) {
-  Rng r(seed);
-  std::vector<int32_t> ids(B * T);
-  for (auto& id : ids) id = static_cast<int32_t>(r.below(V));
-  return Tensor::from_ids({B, T}, ids);
-}
 
 // A base model as after pretraining, not at GPT-2's init (whose logits are all ≈ 0): 40 full
 // AdamW steps on one random batch give logits of order 1–10, so rounding and merge differences
@@ -591,7 +584,7 @@ TEST(LoRAFile, LoadErrorsNameTheFileWhatWasExpectedAndFound) {
   std::string e = error_of([&] { LoRA::load(model_path, nano()); });
   EXPECT_NE(e.find(model_path), std::string::npos) << e;
   EXPECT_NE(e.find("bad magic number"), std::string::npos) << e;
-  EXPECT_NE(e.find("model checkpoint, not an adapter"), std::string::npos) << e;
+  EXPECT_NE(e.find("model checkpoint, not a LoRA adapter"), std::string::npos) << e;
 
   // Another model's shape.
   GPTConfig other = nano();

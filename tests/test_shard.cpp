@@ -24,14 +24,6 @@ namespace {
 using sog::testing::error_of;
 fs::path temp_dir(const std::string& name) { return sog::testing::fresh_temp_dir("test_shard_" + name); }
 
-
-// Overwrites the int32 at header slot `slot` of the file.
-void patch_header(const std::string& path, int slot, int32_t value) {
-  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
-  f.seekp(slot * 4);
-  f.write(reinterpret_cast<const char*>(&value), 4);
-}
-
 }  // namespace
 
 TEST(Shard, RoundTripAndHeaderLayout) {
@@ -76,7 +68,7 @@ TEST(Shard, WrongMagicNamesExpectedAndFound) {
   fs::path dir = temp_dir("magic");
   std::string path = (dir / "s.bin").string();
   write_shard(path, std::vector<int32_t>{1, 2, 3});
-  patch_header(path, 0, 20240326);  // a model checkpoint's magic
+  sog::testing::patch_int32(path, 0, 20240326);  // a model checkpoint's magic
   std::string msg = error_of([&] { read_shard(path); });
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find("magic"), std::string::npos) << msg;
@@ -89,7 +81,7 @@ TEST(Shard, WrongVersionNamesExpectedAndFound) {
   fs::path dir = temp_dir("version");
   std::string path = (dir / "s.bin").string();
   write_shard(path, std::vector<int32_t>{1, 2, 3});
-  patch_header(path, 1, 2);
+  sog::testing::patch_int32(path, 1, 2);
   std::string msg = error_of([&] { read_shard(path); });
   EXPECT_NE(msg.find(path), std::string::npos) << msg;
   EXPECT_NE(msg.find("version"), std::string::npos) << msg;

@@ -1,10 +1,12 @@
 // Small helpers shared by the tests: scratch folders, error messages, running a chapter program.
 #pragma once
+#include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 
@@ -22,6 +24,16 @@ inline std::filesystem::path fresh_temp_dir(const std::string& name) {
   fs::create_directories(dir);
   return dir;
 }
+
+// A fixture with a scratch folder of its own (named after the test suite), removed afterwards;
+// p("name") is a path inside it.
+class ScratchFolderTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_ = fresh_temp_dir(::testing::UnitTest::GetInstance()->current_test_suite()->name()); }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string p(const std::string& name) const { return (dir_ / name).string(); }
+  std::filesystem::path dir_;
+};
 
 // The message of the exception fn throws, or "" when it throws none.
 inline std::string error_of(const std::function<void()>& fn) {
@@ -41,6 +53,13 @@ inline Tokenizer byte_tokenizer() {
   std::vector<std::pair<std::string, int32_t>> specials;
   for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
   return Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials);
+}
+
+// Overwrites the int32 at index `index` of a binary file (a header field), for tests of bad files.
+inline void patch_int32(const std::string& path, int index, int32_t value) {
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekp(index * 4);
+  f.write(reinterpret_cast<const char*>(&value), 4);
 }
 
 inline std::string shell_quote(const std::string& s) { return "'" + s + "'"; }

@@ -54,6 +54,8 @@ ConversationFile read_conversations(const std::string& path, bool skip_bad_lines
 struct SftPosition {
   int64_t epoch = 0, cursor = 0;  // cursor: index into epoch's permutation of the next conversation
 };
+// The position in a training state (common/io/train_state.h): {"epoch": int, "cursor": int}.
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SftPosition, epoch, cursor)
 
 class SftBatcher {
  public:

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "common/data/shard.h"
+#include "common/io/train_state.h"
 
 namespace sog {
 
@@ -145,6 +146,16 @@ void BatchLoader::next(Tensor& inputs, Tensor& targets) {
       y[b * T_ + t] = tok[t + 1];
     }
   }
+}
+
+void to_json(nlohmann::json& j, const LoaderState& s) {
+  j = {{"rng", u64_words_to_json(s.rng)}, {"epoch", s.epoch}, {"cursor", s.cursor}};
+}
+
+void from_json(const nlohmann::json& j, LoaderState& s) {
+  s.rng = u64_words_from_json(j.at("rng"));
+  s.epoch = j.at("epoch").get<std::vector<int64_t>>();
+  s.cursor = j.at("cursor").get<std::vector<int64_t>>();
 }
 
 LoaderState BatchLoader::state() const { return {rng_.state(), epoch_, cursor_}; }

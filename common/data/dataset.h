@@ -19,6 +19,7 @@
 #pragma once
 #include <array>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,10 @@ struct LoaderState {
   std::array<uint64_t, 4> rng{};
   std::vector<int64_t> epoch, cursor;  // per source
 };
+// The loader's position in a training state (common/io/train_state.h):
+//   {"rng": [4 × u64 as decimal strings], "epoch": [per source], "cursor": [per source]}
+void to_json(nlohmann::json& j, const LoaderState& s);
+void from_json(const nlohmann::json& j, LoaderState& s);
 
 class BatchLoader {
  public:

@@ -15,11 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "common/io/binary_header.h"
+
 namespace sog {
 
-constexpr int32_t kShardMagic = 20240520;
+constexpr int32_t kShardMagic = file_magic::token_shard;
 constexpr int32_t kShardVersion = 1;
 constexpr int kShardHeaderInts = 256;
+inline constexpr BinaryFormat kShardFormat = {"llm.c token shard", "shard", kShardMagic, kShardVersion, kShardVersion,
+                                              kShardHeaderInts, "this loader reads version 1 (uint16 tokens); llm.c's version 2 holds uint32 tokens for vocabularies over 65536"};
 
 // Writes atomically (temporary file + rename). Throws, naming the file and the position, for an
 // id that does not fit uint16 (< 0 or ≥ 65536).

@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "common/autograd/tape.h"
-#include "common/io/checkpoint.h"
+#include "common/nn/gpt_checkpoint.h"
 #include "common/ops/cross_entropy.h"
 #include "common/ops/dropout.h"
 #include "common/ops/elementwise.h"
@@ -229,10 +229,10 @@ void GPT::save(const std::string& path) const {
   save_checkpoint(path, cfg_, params_);
 }
 
-Tensor GPT::forward(const Tensor& ids, Rng* dropout_rng) {
-  const int64_t B = ids.size(0), T = ids.size(1);
+Tensor GPT::hidden(const Tensor& ids, Rng* dropout_rng) {
+  const int64_t T = ids.size(1);
   if (T > cfg_.max_T) {
-    throw std::invalid_argument("GPT::forward: sequence length T=" + std::to_string(T) + " exceeds the model's maxT=" +
+    throw std::invalid_argument("GPT::hidden: sequence length T=" + std::to_string(T) + " exceeds the model's maxT=" +
                                 std::to_string(cfg_.max_T));
   }
   const bool train = dropout_rng != nullptr && cfg_.dropout > 0.0f;
@@ -251,10 +251,14 @@ Tensor GPT::forward(const Tensor& ids, Rng* dropout_rng) {
     Tensor f = gelu(lin(h2, ly.fcw, ly.fcb, l, LoRATarget::fc));                 // (B,T,4C)
     x = add(x, drop(lin(f, ly.fcprojw, ly.fcprojb, l, LoRATarget::fcproj)));     // (B,T,C) residual
   }
-  Tensor xf = layernorm(x, lnfw, lnfb);                         // (B,T,C)
-  (void)B;
-  return matmul(xf, wte, false, true);                          // (B,T,Vp) tied LM head
+  return layernorm(x, lnfw, lnfb);  // (B,T,C)
 }
+
+Tensor GPT::lm_head(const Tensor& hidden) const {
+  return matmul(hidden, wte, false, true);  // (B,T,Vp) tied to wte (bf16 when the base is)
+}
+
+Tensor GPT::forward(const Tensor& ids, Rng* dropout_rng) { return lm_head(hidden(ids, dropout_rng)); }
 
 Tensor GPT::loss(const Tensor& ids, const Tensor& targets, const Tensor& weights, Rng* dropout_rng) {
   Tensor logits = forward(ids, dropout_rng);

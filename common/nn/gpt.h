@@ -3,7 +3,8 @@
 //   ids (B,T) ──wte[ids] + wpe[t]──▶ x (B,T,C)
 //   L blocks:  x = x + attnproj( attention( qkv( ln1(x) ) ) )        pre-LayerNorm, causal
 //              x = x + fcproj( gelu( fc( ln2(x) ) ) )                 MLP 4C wide
-//   lnf(x) · wteᵀ ──▶ logits (B,T,Vp)                                 LM head tied to wte
+//   h = lnf(x) (B,T,C)                                                 hidden(): the final states
+//   h · wteᵀ ──▶ logits (B,T,Vp)                                       lm_head(): tied to wte
 //
 // Design choices:
 // - All parameters live in ONE flat f32 buffer (and their gradients in a second), laid out by the
@@ -12,6 +13,7 @@
 // - The vocabulary is padded to Vp (a multiple of 128); the padded logits are never sampled and
 //   never counted in the loss (cross_entropy takes the real V), and their embedding rows stay 0.
 // - forward() records on the tape; forward_cached() is inference with a KV cache (O(T) per token).
+//   forward() = lm_head(hidden()): a reward or value model reads hidden() with its own head.
 // - Fine-tuning hooks (chapter 03): LoRA adapters attach to the Linears (attach_lora, lora.h); the
 //   base can be frozen (set_base_trainable(false): no gradient is recorded or stored for it) and,
 //   frozen, kept in bf16 (freeze_base_bf16: its matrices at half the memory, compute still f32).
@@ -52,8 +54,14 @@ class GPT {
   // LayerNorm gains 1; padded embedding rows 0. Deterministic for a seed.
   void init_gpt2(uint64_t seed);
 
-  // ids (B,T) i32 → logits (B,T,Vp). Dropout (cfg.dropout) is active when `dropout_rng` is given.
-  // With a LoRA attached, its targeted Linears add the adapter path (lora_linear.h).
+  // ids (B,T) i32 → the final hidden states (B,T,C), after the last LayerNorm, recorded on the
+  // tape: what the LM head reads, and what a scalar head (scalar_head.h) reads instead. Dropout
+  // (cfg.dropout) is active when `dropout_rng` is given. With a LoRA attached, its targeted
+  // Linears add the adapter path (lora_linear.h).
+  Tensor hidden(const Tensor& ids, Rng* dropout_rng = nullptr);
+  // hidden (B,T,C) → logits (B,T,Vp) = hidden · wteᵀ: the LM head, tied to the token embedding.
+  Tensor lm_head(const Tensor& hidden) const;
+  // ids (B,T) i32 → logits (B,T,Vp) = lm_head(hidden(ids)).
   Tensor forward(const Tensor& ids, Rng* dropout_rng = nullptr);
   // Mean next-token cross-entropy of forward(ids) against targets (B,T) (ignore_index −1),
   // optionally weighted per position (SFT masks).

@@ -24,6 +24,21 @@ std::string GPTConfig::describe() const {
          " maxT=" + std::to_string(max_T) + " V=" + std::to_string(V) + " (Vp=" + std::to_string(Vp) + ")";
 }
 
+std::string gpt_config_mismatch(const GPTConfig& expected, const GPTConfig& found) {
+  std::string s;
+  auto field = [&](const char* name, int e, int f) {
+    if (e != f) s += (s.empty() ? "" : "; ") + std::string(name) + ": expected " + std::to_string(e) + ", found " +
+                     std::to_string(f);
+  };
+  field("L", expected.L, found.L);
+  field("NH", expected.NH, found.NH);
+  field("C", expected.C, found.C);
+  field("maxT", expected.max_T, found.max_T);
+  field("V", expected.V, found.V);
+  field("Vp", expected.Vp, found.Vp);
+  return s;
+}
+
 std::vector<std::string> gpt_preset_names() { return {"nano", "char-baby", "small", "gpt2"}; }
 
 GPTConfig gpt_preset(const std::string& name, int V) {

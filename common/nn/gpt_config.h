@@ -25,6 +25,10 @@ struct GPTConfig {
   std::string describe() const;  // "L=12 NH=12 C=768 maxT=1024 V=50257 (Vp=50304)"
 };
 
+// "L: expected 2, found 3; C: expected 32, found 64" for the shape fields (L, NH, C, maxT, V, Vp)
+// that differ, or "" when the two describe the same model.
+std::string gpt_config_mismatch(const GPTConfig& expected, const GPTConfig& found);
+
 // V rounded up to a multiple of 128, as llm.c pads GPT-2's 50257 to 50304.
 int padded_vocab(int V);
 

@@ -2,12 +2,8 @@
 
 #include <array>
 #include <bit>
-#include <cerrno>
 #include <climits>
 #include <cmath>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <stdexcept>
 
 #include "common/autograd/tape.h"
@@ -99,24 +95,8 @@ void LoRAConfig::validate() const {
 
 // ---- the model's shape -------------------------------------------------------------------------
 
-// "L: expected 2, found 3; C: expected 32, found 64" for the fields that differ, or "".
-static std::string model_mismatch(const GPTConfig& expected, const GPTConfig& found) {
-  std::string s;
-  auto field = [&](const char* name, int e, int f) {
-    if (e != f) s += (s.empty() ? "" : "; ") + std::string(name) + ": expected " + std::to_string(e) + ", found " +
-                     std::to_string(f);
-  };
-  field("L", expected.L, found.L);
-  field("NH", expected.NH, found.NH);
-  field("C", expected.C, found.C);
-  field("maxT", expected.max_T, found.max_T);
-  field("V", expected.V, found.V);
-  field("Vp", expected.Vp, found.Vp);
-  return s;
-}
-
 void LoRA::require_model(const GPTConfig& model, const std::string& who) const {
-  const std::string diff = model_mismatch(model_, model);
+  const std::string diff = gpt_config_mismatch(model_, model);
   if (!diff.empty()) {
     throw std::invalid_argument(who + ": the adapter was made for a model " + model_.describe() + ", the model is " +
                                 model.describe() + " (" + diff + ")");
@@ -194,8 +174,6 @@ std::vector<ParamSegment> LoRA::optimizer_segments() const { return {{0, num_par
 
 // ---- the adapter file --------------------------------------------------------------------------
 
-static constexpr int kHeaderInts = 32;
-
 static int32_t target_bits(const LoRAConfig& c) {
   return (c.qkv ? 1 : 0) | (c.attproj ? 2 : 0) | (c.fc ? 4 : 0) | (c.fcproj ? 8 : 0);
 }
@@ -205,9 +183,7 @@ void LoRA::save(const std::string& path) const {
     throw std::invalid_argument("LoRA::save " + path + ": " + std::to_string(num_params()) +
                                 " parameters do not fit the header's int32 count");
   }
-  std::array<int32_t, kHeaderInts> h{};
-  h[0] = kLoRAMagic;
-  h[1] = kLoRAVersion;
+  BinaryHeader h(kLoRAFormat);
   h[2] = cfg_.rank;
   h[3] = target_bits(cfg_);
   h[4] = std::bit_cast<int32_t>(cfg_.alpha);
@@ -220,29 +196,13 @@ void LoRA::save(const std::string& path) const {
   h[11] = model_.Vp;
   h[12] = static_cast<int32_t>(num_params());
   AtomicFile f(path);
-  f.write(h.data(), sizeof(h));
+  h.write(f);
   f.write(params_.raw_data(), params_.nbytes());
   f.commit();
 }
 
 LoRA LoRA::load(const std::string& path, const GPTConfig& expected_model) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open LoRA adapter (" + std::strerror(errno) + ")");
-  std::array<int32_t, kHeaderInts> h{};
-  in.read(reinterpret_cast<char*>(h.data()), sizeof(h));
-  if (in.gcount() != static_cast<std::streamsize>(sizeof(h))) {
-    throw std::runtime_error(path + ": truncated LoRA header: expected " + std::to_string(sizeof(h)) +
-                             " bytes, found " + std::to_string(in.gcount()));
-  }
-  if (h[0] != kLoRAMagic) {
-    throw std::runtime_error(path + ": bad magic number: expected " + std::to_string(kLoRAMagic) +
-                             " (a LoRA adapter file, starting with the bytes \"LoRA\"), found " + std::to_string(h[0]) +
-                             (h[0] == 20240326 ? " — this is a model checkpoint, not an adapter" : ""));
-  }
-  if (h[1] != kLoRAVersion) {
-    throw std::runtime_error(path + ": unsupported LoRA version: expected " + std::to_string(kLoRAVersion) +
-                             ", found " + std::to_string(h[1]));
-  }
+  BinaryReader h(path, kLoRAFormat);
   LoRAConfig cfg;
   cfg.rank = h[2];
   cfg.qkv = h[3] & 1, cfg.attproj = h[3] & 2, cfg.fc = h[3] & 4, cfg.fcproj = h[3] & 8;
@@ -254,30 +214,23 @@ LoRA LoRA::load(const std::string& path, const GPTConfig& expected_model) {
     cfg.validate();
     if ((h[3] & ~15) != 0) throw std::invalid_argument("targets: unknown bits in " + std::to_string(h[3]));
   } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(path + ": header describes no valid adapter: " + e.what());
+    h.fail(std::string("header describes no valid adapter: ") + e.what());
   }
-  const std::string diff = model_mismatch(expected_model, model);
+  const std::string diff = gpt_config_mismatch(expected_model, model);
   if (!diff.empty()) {
-    throw std::runtime_error(path + ": the adapter was made for a different model: expected " +
-                             expected_model.describe() + ", found " + model.describe() + " (" + diff + ")");
+    h.fail("the adapter was made for a different model: expected " + expected_model.describe() + ", found " +
+           model.describe() + " (" + diff + ")");
   }
   const int64_t n = lora_num_params(model, cfg);
   if (h[12] != n) {
-    throw std::runtime_error(path + ": header count of parameters: expected " + std::to_string(n) + " (rank " +
-                             std::to_string(cfg.rank) + ", targets " + cfg.targets_string() + "), found " +
-                             std::to_string(h[12]));
+    h.fail("header count of parameters: expected " + std::to_string(n) + " (rank " + std::to_string(cfg.rank) +
+           ", targets " + cfg.targets_string() + "), found " + std::to_string(h[12]));
   }
-  const uint64_t expected_bytes = sizeof(h) + static_cast<uint64_t>(n) * 4;
-  const uint64_t found = std::filesystem::file_size(path);
-  if (found != expected_bytes) {
-    throw std::runtime_error(path + ": wrong size: rank " + std::to_string(cfg.rank) + " on " + cfg.targets_string() +
-                             " needs " + std::to_string(n) + " float32 parameters, " + std::to_string(expected_bytes) +
-                             " bytes in all, found " + std::to_string(found) + " bytes" +
-                             (found < expected_bytes ? " (truncated?)" : ""));
-  }
+  h.require_size(h.header().bytes() + static_cast<uint64_t>(n) * 4,
+                 std::to_string(n) + " float32 parameters (rank " + std::to_string(cfg.rank) + " on " +
+                     cfg.targets_string() + ")");
   LoRA lora(model, cfg);
-  in.read(static_cast<char*>(lora.params_.raw_data()), static_cast<std::streamsize>(lora.params_.nbytes()));
-  if (!in) throw std::runtime_error(path + ": read failed in the LoRA parameter body");
+  h.read(lora.params_.raw_data(), lora.params_.nbytes(), "the LoRA parameter body");
   return lora;
 }
 

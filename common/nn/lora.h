@@ -40,6 +40,7 @@
 #include <string>
 #include <vector>
 
+#include "common/io/binary_header.h"
 #include "common/nn/gpt_config.h"
 #include "common/optim/adamw.h"
 #include "common/tensor/tensor.h"
@@ -48,8 +49,9 @@ namespace sog {
 
 class GPT;
 
-inline constexpr int32_t kLoRAMagic = 0x41526F4C;  // "LoRA" as the file's first four bytes
+inline constexpr int32_t kLoRAMagic = file_magic::lora_adapter;  // "LoRA" as the file's first four bytes
 inline constexpr int32_t kLoRAVersion = 1;
+inline constexpr BinaryFormat kLoRAFormat = {"LoRA adapter", "LoRA", kLoRAMagic, kLoRAVersion, kLoRAVersion, 32, ""};
 
 // The four Linears of a block that can carry an adapter, in layout order.
 enum class LoRATarget : int { qkv = 0, attproj = 1, fc = 2, fcproj = 3 };

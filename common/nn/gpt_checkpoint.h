@@ -6,17 +6,22 @@
 //   float32[num_params] the parameters, in the order and shapes of gpt_param_specs() (llm.c's)
 //
 // Written atomically (temporary file + rename). Reading checks the magic, the version and that the
-// body holds exactly the parameters the header promises, and says what it expected and found.
+// body holds exactly the parameters the header promises, and says what it expected and found
+// (common/io/binary_header.h).
 #pragma once
 #include <string>
 
+#include "common/io/binary_header.h"
 #include "common/nn/gpt_config.h"
 #include "common/tensor/tensor.h"
 
 namespace sog {
 
-inline constexpr int kCheckpointMagic = 20240326;
+inline constexpr int kCheckpointMagic = file_magic::gpt_checkpoint;
 inline constexpr int kCheckpointVersion = 3;
+inline constexpr BinaryFormat kCheckpointFormat = {
+    "llm.c GPT-2 model checkpoint", "checkpoint", kCheckpointMagic, kCheckpointVersion, kCheckpointVersion, 256,
+    "version 3 is llm.c's with the padded vocabulary (Vp); re-export the model with a current llm.c"};
 
 // params: the flat f32 parameter buffer of gpt_num_params(cfg) elements.
 void save_checkpoint(const std::string& path, const GPTConfig& cfg, const Tensor& params);
