@@ -9,6 +9,7 @@
 #include "common/chat/conversations.h"
 #include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
+#include "byte_tokenizer.h"
 #include "test_util.h"
 
 using namespace sog;
@@ -17,18 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 // Byte-level: id = byte, so the expected ids can be written down character by character.
-Tokenizer byte_tokenizer() {
-  std::vector<std::string> ranks;
-  for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
-  std::vector<std::pair<std::string, int32_t>> specials;
-  for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
-  return Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials);
-}
-
-const Tokenizer& tok() {
-  static const Tokenizer t = byte_tokenizer();
-  return t;
-}
+const Tokenizer& tok() { return sog::testing::shared_byte_tokenizer(); }
 
 int32_t id(std::string_view special) { return *tok().special_id(special); }
 
