@@ -13,6 +13,7 @@
 //   bin/pretrain train  --data DIR --tokenizer DIR --out RUN [--preset small] [...]
 //   bin/pretrain sample --model F --tokenizer DIR --prompt TEXT [--max-new-tokens N --temperature T ...]
 //   bin/pretrain eval   --model F --data DIR
+//   bin/pretrain fewshot --model F --tokenizer DIR --eval F.jsonl [--shots 3 ...]   (common/eval)
 //   (each with --device cuda to run on the GPU: same files, bf16 activations, fp32 master weights)
 //   bin/pretrain cpu    which CPU kernels run here (AVX-512, AVX2, NEON or plain C++; SOG_CPU=
 //                       forces one: common/cpu/isa.h)
@@ -30,10 +31,10 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "02_pretrain/fewshot.h"
 #include "common/autograd/tape.h"
 #include "common/cpu/isa.h"
 #include "common/data/dataset.h"
+#include "common/eval/eval_cli.h"
 #include "common/generate/generate.h"
 #include "common/generate/generate_cuda.h"
 #include "common/generate/sampling_options.h"
@@ -529,18 +530,15 @@ int main(int argc, char** argv) {
                                                       "(default there 790000, an H200)")->capture_default_str();
   bench->add_option("--device", device, "cpu | cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
 
-  FewshotOptions fs_opt;
-  std::string fs_out;
+  // fewshot: the evaluator (common/eval) on a Q/A sheet, K solved examples (0: zero-shot)
+  EvalCommand fs;
+  fs.spec.prompt.format = PromptFormat::qa_fewshot;
+  fs.spec.prompt.shots = 3;
+  fs.spec.max_new_tokens = 16;
   auto* fewshot = app.add_subcommand("fewshot", "greedy accuracy on a question set, K-shot Q:/A: prompts");
-  fewshot->add_option("--model", fs_opt.model, "model.bin")->required();
-  fewshot->add_option("--tokenizer", fs_opt.tokenizer, "tokenizer folder")->required();
-  fewshot->add_option("--eval", fs_opt.eval_file, "JSONL of {prompt, answer, task}")->required();
-  fewshot->add_option("--shots-from", fs_opt.shots_from, "JSONL the examples are drawn from (default: --eval)");
-  fewshot->add_option("--shots", fs_opt.shots, "solved examples in the prompt (0: zero-shot)")->capture_default_str();
-  fewshot->add_option("--max-per-task", fs_opt.max_per_task, "0: all questions")->capture_default_str();
-  fewshot->add_option("--max-new-tokens", fs_opt.max_new_tokens)->capture_default_str();
-  fewshot->add_option("--seed", fs_opt.seed)->capture_default_str();
-  fewshot->add_option("--out", fs_out, "write the results as JSON here");
+  fewshot->add_option("--model", model_path, "model.bin")->required();
+  fewshot->add_option("--tokenizer", tokenizer_dir, "tokenizer folder")->required();
+  add_eval_flags(fewshot, fs, false);
 
   auto* cpu = app.add_subcommand("cpu", "the CPU kernels this machine runs and the one it picks (SOG_CPU forces one)");
 
@@ -561,13 +559,9 @@ int main(int argc, char** argv) {
     if (*sample) return run_sample(model_path, tokenizer_dir, prompt, max_new, sc, seed, device);
     if (*eval) return run_eval(model_path, data_dir, eval_B, eval_T, device);
     if (*fewshot) {
-      json r = fewshot_json(run_fewshot(fs_opt), fs_opt);
-      std::printf("%-12s %8s %8s\n", "task", "correct", "accuracy");
-      for (const auto& t : r["tasks"])
-        std::printf("%-12s %4d/%-4d %7.1f%%\n", t["task"].get<std::string>().c_str(), t["correct"].get<int>(),
-                    t["total"].get<int>(), 100.0 * t["accuracy"].get<double>());
-      std::printf("all          %7.1f%% (%d-shot)\n", 100.0 * r["accuracy"].get<double>(), fs_opt.shots);
-      if (!fs_out.empty()) write_json_atomic(fs_out, r);
+      GPT model = GPT::load(model_path);
+      Tokenizer tok = Tokenizer::load(tokenizer_dir);
+      run_eval_command(fs, model, tok, {{"model", model_path}, {"eval", fs.eval_file}});
       return 0;
     }
     if (*bench && use_cuda(device)) {

@@ -21,6 +21,7 @@
 //   bin/sft merge --model BASE.bin --lora RUN/adapter.bin --out MERGED.bin
 //   bin/sft chat  --model F [--lora F] --tokenizer DIR [--prompt TEXT] [--tools [--world DIR]]
 //   bin/sft eval  --model F [--lora F] --tokenizer DIR --eval F.jsonl --mode chat|fewshot-doc|qa-fewshot
+//                 (the evaluator is common/eval's)
 //
 // Departures from InstructGPT's SFT: conversations are packed several per row (conversations.h)
 // rather than padded one per row, and the world's answers are exact, so accuracy is measured by a
@@ -443,20 +444,16 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber)
       ->needs(tools_flag);
 
-  EvalOptions eo;
-  std::string mode = "chat", eval_out;
+  std::string eval_model, eval_lora, eval_tokenizer;
+  EvalCommand ec;
+  ec.mode = "chat";
+  ec.spec.prompt.shots = 3;
+  ec.spec.max_new_tokens = 24;
   auto* eval = app.add_subcommand("eval", "greedy accuracy per task on a question set (the chapter's table)");
-  eval->add_option("--model", eo.model, "model.bin")->required();
-  eval->add_option("--lora", eo.lora, "an adapter to attach");
-  eval->add_option("--tokenizer", eo.tokenizer, "tokenizer folder")->required();
-  eval->add_option("--eval", eo.eval_file, "JSONL of {prompt, answer, task} (the world's eval_test.jsonl)")->required();
-  eval->add_option("--mode", mode, "chat | fewshot-doc | qa-fewshot")->capture_default_str();
-  eval->add_option("--shots", eo.shots, "solved examples in a few-shot prompt")->capture_default_str();
-  eval->add_option("--shots-from", eo.shots_from, "JSONL the examples are drawn from (default: --eval)");
-  eval->add_option("--max-per-task", eo.max_per_task, "0: all questions")->capture_default_str();
-  eval->add_option("--max-new-tokens", eo.max_new_tokens)->capture_default_str();
-  eval->add_option("--seed", eo.seed)->capture_default_str();
-  eval->add_option("--out", eval_out, "write the results as JSON here");
+  eval->add_option("--model", eval_model, "model.bin")->required();
+  eval->add_option("--lora", eval_lora, "an adapter to attach");
+  eval->add_option("--tokenizer", eval_tokenizer, "tokenizer folder")->required();
+  add_eval_flags(eval, ec, true);
 
   CLI11_PARSE(app, argc, argv);
   try {
@@ -467,10 +464,7 @@ int main(int argc, char** argv) {
     if (*merge) return run_merge(model_path, lora_path, out_path);
     if (*chat) return run_chat(co);
     if (*eval) {
-      eo.mode = eval_mode_from_name(mode);
-      json r = run_eval(eo);
-      print_eval_table(r);
-      if (!eval_out.empty()) write_json_atomic(eval_out, r);
+      run_eval(eval_model, eval_lora, eval_tokenizer, ec);
       return 0;
     }
   } catch (const std::exception& e) {

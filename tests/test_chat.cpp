@@ -9,6 +9,7 @@
 #include "common/chat/conversations.h"
 #include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
+#include "byte_tokenizer.h"
 #include "test_util.h"
 
 using namespace sog;
@@ -16,12 +17,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using sog::testing::byte_tokenizer;
-
-const Tokenizer& tok() {
-  static const Tokenizer t = byte_tokenizer();
-  return t;
-}
+// Byte-level: id = byte, so the expected ids can be written down character by character.
+const Tokenizer& tok() { return sog::testing::shared_byte_tokenizer(); }
 
 int32_t id(std::string_view special) { return *tok().special_id(special); }
 

@@ -17,6 +17,7 @@
 #include "common/world/grader.h"
 #include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
+#include "byte_tokenizer.h"
 #include "test_util.h"
 
 using namespace sog;
@@ -42,11 +43,7 @@ class PretrainCli : public ::testing::Test {
   void SetUp() override {
     if (!fs::exists(kPretrain)) GTEST_SKIP() << kPretrain << " is not built";
     dir_ = sog::testing::fresh_temp_dir("pretrain_cli");
-    std::vector<std::string> ranks;
-    for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
-    std::vector<std::pair<std::string, int32_t>> specials;
-    for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
-    Tokenizer tok = Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials);
+    Tokenizer tok = sog::testing::byte_tokenizer();
     tok.save((dir_ / "tok").string());
     std::string text;
     for (int i = 0; i < 60; i++) text += "the cat sat on the mat. the dog sat on the log. ";
@@ -184,7 +181,13 @@ TEST_F(PretrainCli, FewshotReportsPerTaskAccuracy) {
   }
   EXPECT_DOUBLE_EQ(j["accuracy"].get<double>(), correct / 8.0);
   EXPECT_EQ(j["shots"], 2);
-  EXPECT_NE(r.output.find("(2-shot)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("mode qa-fewshot, 2-shot, greedy"), std::string::npos) << r.output;
+  // The fields the pipeline's report reads, and the evaluator's additions.
+  EXPECT_EQ(j["total"], 8);
+  EXPECT_EQ(j["model"], (dir_ / "run/model.bin").string());
+  EXPECT_EQ(j["mode"], "qa-fewshot");
+  for (const char* key : {"well_formed_rate", "accuracy_interval", "questions"}) EXPECT_TRUE(j.contains(key)) << key;
+  EXPECT_EQ(j["questions"].size(), 8u);
 
   // Eight questions: each is recorded, graded as counted, on a page of its own making.
   ASSERT_EQ(j["examples"].size(), static_cast<size_t>(correct));
@@ -222,4 +225,33 @@ TEST_F(PretrainCli, FewshotReportsPerTaskAccuracy) {
                              " --eval " + (dir_ / "bad.jsonl").string());
   EXPECT_NE(bad.status, 0);
   EXPECT_NE(bad.output.find("bad.jsonl:1"), std::string::npos) << bad.output;
+}
+
+// The evaluator's options through `fewshot`: N samples and their majority vote, the table as
+// Markdown; tools and greedy "samples" are clear errors.
+TEST_F(PretrainCli, FewshotSamplesVoteAndRefusesWhatItCannotDo) {
+  ASSERT_EQ(run(dir_, "train " + common_args() + " --steps 2 --out " + (dir_ / "run").string()).status, 0);
+  write_file_atomic((dir_ / "eval.jsonl").string(), R"({"prompt":"the cat?","answer":"mat","task":"cat"})" "\n"
+                                                    R"({"prompt":"the dog?","answer":"log","task":"dog"})" "\n");
+  const std::string base = "fewshot --model " + (dir_ / "run/model.bin").string() + " --tokenizer " + (dir_ / "tok").string() +
+                           " --eval " + (dir_ / "eval.jsonl").string() + " --shots 1 --max-new-tokens 4";
+  Result r = run(dir_, base + " --samples 3 --temperature 0.9 --out " + (dir_ / "v.json").string() + " --markdown " +
+                           (dir_ / "v.md").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  auto j = nlohmann::json::parse(read_file((dir_ / "v.json").string()));
+  EXPECT_EQ(j["samples"], 3);
+  for (const char* key : {"vote_accuracy", "vote_interval", "vote_correct"}) EXPECT_TRUE(j.contains(key)) << key;
+  ASSERT_EQ(j["questions"].size(), 2u);
+  EXPECT_EQ(j["questions"][0]["completions"].size(), 3u);
+  EXPECT_TRUE(j["questions"][0].contains("vote"));
+  const std::string md = read_file((dir_ / "v.md").string());
+  EXPECT_NE(md.find("| majority of 3 |"), std::string::npos) << md;
+  EXPECT_NE(r.output.find(md), std::string::npos) << "the table printed is the table written";
+
+  Result tools = run(dir_, base + " --tools");
+  EXPECT_NE(tools.status, 0);
+  EXPECT_NE(tools.output.find("not available"), std::string::npos) << tools.output;
+  Result greedy = run(dir_, base + " --samples 2");
+  EXPECT_NE(greedy.status, 0);
+  EXPECT_NE(greedy.output.find("--samples 2 with --temperature 0"), std::string::npos) << greedy.output;
 }

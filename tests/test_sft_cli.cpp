@@ -13,6 +13,7 @@
 #include "common/nn/lora.h"
 #include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
+#include "byte_tokenizer.h"
 #include "common/world/people_file.h"
 #include "test_util.h"
 
@@ -135,6 +136,30 @@ TEST_F(SftCli, FullFineTuningThenChat) {
   EXPECT_EQ(e["tasks"][0]["task"], "add");
   EXPECT_EQ(e["tasks"][0]["total"], 2);
   EXPECT_NE(ev.out.find("100.0%"), std::string::npos) << ev.out;
+  // The fields the pipeline's report reads, and the evaluator's additions.
+  for (const char* key : {"accuracy", "well_formed_rate", "total", "examples", "failures", "lora", "mode", "accuracy_interval"})
+    EXPECT_TRUE(e.contains(key)) << key;
+  for (const char* key : {"task", "accuracy", "total", "well_formed_rate"}) EXPECT_TRUE(e["tasks"][0].contains(key)) << key;
+  EXPECT_EQ(e["examples"][0]["completion"], "5<|end|>");
+
+  // With a manifest the table has the chance level of each task it names; a system prompt and
+  // chain of thought go into the prompt.
+  write_file_atomic(p("manifest.json"), R"({"schema_version": 1, "chance_level": {"add": 0.005, "greet": 0.25}})");
+  Result cot = run(dir_, "eval --model " + p("full/model.bin") + " --tokenizer " + p("tok") + " --eval " + p("eval.jsonl") +
+                             " --manifest " + p("manifest.json") + " --system 'Be brief.' --chain-of-thought --out " +
+                             p("cot.json") + " --markdown " + p("cot.md"));
+  ASSERT_EQ(cot.status, 0) << cot.all();
+  json c = json::parse(read_file(p("cot.json")));
+  EXPECT_EQ(c["tasks"][0]["chance"], 0.005);
+  EXPECT_EQ(c["chance"], (0.005 * 2 + 0.25) / 3);
+  EXPECT_EQ(c["system"], "Be brief.");
+  EXPECT_EQ(c["chain_of_thought"], true);
+  for (const char* list : {"examples", "failures"})
+    for (const auto& r : c[list])
+      EXPECT_EQ(r["page"], "<|system|>Be brief.<|end|><|user|>" + r["prompt"].get<std::string>() +
+                               " Think step by step.<|end|><|assistant|>");
+  EXPECT_EQ(c["examples"].size() + c["failures"].size(), 3u);
+  EXPECT_NE(read_file(p("cot.md")).find("| task | questions | chance |"), std::string::npos);
 
   write_file_atomic(p("script.txt"), "4+4?\nhi\n/reset\n2+3?\n/quit\nnever read\n");
   Result repl = run(dir_, chat, p("script.txt"));

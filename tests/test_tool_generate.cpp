@@ -9,6 +9,7 @@
 #include "common/generate/generate.h"
 #include "common/generate/tool_generate.h"
 #include "common/world/tools.h"
+#include "byte_tokenizer.h"
 #include "test_util.h"
 
 using namespace sog;
@@ -16,7 +17,7 @@ using namespace sog;
 namespace {
 
 const Tokenizer& tok() {
-  static const Tokenizer t = sog::testing::byte_tokenizer();
+  static const Tokenizer& t = sog::testing::shared_byte_tokenizer();
   return t;
 }
 std::vector<int32_t> ids(const std::string& text) { return tok().encode(text, AllowedSpecial::all); }

@@ -45,16 +45,6 @@ inline std::string error_of(const std::function<void()>& fn) {
   return "";
 }
 
-// Byte-level: id = byte, so expected ids can be written down character by character; the project's
-// special tokens follow at 256, 257, … in kSpecialTokens order.
-inline Tokenizer byte_tokenizer() {
-  std::vector<std::string> ranks;
-  for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
-  std::vector<std::pair<std::string, int32_t>> specials;
-  for (size_t i = 0; i < kSpecialTokens.size(); i++) specials.push_back({std::string(kSpecialTokens[i]), 256 + int32_t(i)});
-  return Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials);
-}
-
 // Overwrites the int32 at index `index` of a binary file (a header field), for tests of bad files.
 inline void patch_int32(const std::string& path, int index, int32_t value) {
   std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -225,4 +226,33 @@ TEST(WorldRender, CommandLineOptions) {
   EXPECT_EQ(c.people, 120);
   EXPECT_DOUBLE_EQ(c.library_fraction, 0.3);
   EXPECT_EQ(c.docs_per_person, WorldConfig{}.docs_per_person);
+}
+
+// read_chance_levels gives back the manifest's chance levels, and refuses what is not a manifest.
+TEST(WorldRender, ChanceLevelsReadBackFromTheManifest) {
+  const fs::path dir = temp_dir("chance");
+  const WorldConfig config = small_config(7);
+  ASSERT_EQ(write_world(config, dir.string()), 0);
+  const std::string manifest = (dir / "manifest.json").string();
+  const std::map<std::string, double> chance = read_chance_levels(manifest);
+  ASSERT_EQ(chance.size(), all_task_kinds.size());
+  for (TaskKind k : all_task_kinds) EXPECT_EQ(chance.at(std::string(task_name(k))), chance_level(k, config)) << task_name(k);
+
+  auto error = [&](const std::string& text) {
+    write_file_atomic((dir / "bad.json").string(), text);
+    try {
+      read_chance_levels((dir / "bad.json").string());
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(error("{\"schema_version\": 9}").find("bad.json: expected a world's manifest.json with schema_version 1, found 9"),
+            std::string::npos);
+  EXPECT_NE(error("{\"schema_version\": 1}").find("bad.json: no \"chance_level\" object"), std::string::npos);
+  EXPECT_NE(error("{\"schema_version\": 1, \"chance_level\": {\"add\": \"x\"}}").find("chance_level.add is not a number"),
+            std::string::npos);
+  EXPECT_NE(error("not json").find("bad.json: expected a world's manifest.json (valid JSON)"), std::string::npos);
+  EXPECT_NE(error("[1]").find("found none"), std::string::npos);
+  fs::remove_all(dir);
 }

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <map>
+#include <stdexcept>
 
 #include "common/io/atomic_file.h"
 #include "common/world/people_file.h"
@@ -132,6 +133,30 @@ int write_world(const WorldConfig& config, const std::string& out_dir) {
   write_file_atomic(path("people.jsonl"), render_people(w.people));
   write_file_atomic(path("manifest.json"), world_manifest(w).dump(2) + "\n");
   return 0;
+}
+
+std::map<std::string, double> read_chance_levels(const std::string& manifest_path) {
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(read_file(manifest_path));
+  } catch (const nlohmann::json::parse_error& e) {
+    throw std::runtime_error(manifest_path + ": expected a world's manifest.json (valid JSON): " + e.what());
+  }
+  if (!m.is_object() || !m.contains("schema_version") || m["schema_version"] != world_schema_version) {
+    throw std::runtime_error(manifest_path + ": expected a world's manifest.json with schema_version " +
+                             std::to_string(world_schema_version) + ", found " +
+                             (m.is_object() && m.contains("schema_version") ? m["schema_version"].dump() : "none") +
+                             " (write it again with `tokenizer world`)");
+  }
+  if (!m.contains("chance_level") || !m["chance_level"].is_object()) {
+    throw std::runtime_error(manifest_path + ": no \"chance_level\" object");
+  }
+  std::map<std::string, double> out;
+  for (const auto& [task, p] : m["chance_level"].items()) {
+    if (!p.is_number()) throw std::runtime_error(manifest_path + ": chance_level." + task + " is not a number");
+    out[task] = p.get<double>();
+  }
+  return out;
 }
 
 }  // namespace sog

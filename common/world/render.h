@@ -19,6 +19,7 @@
 // JSONL: one compact JSON object per line, keys in the order shown, "\n" after every line.
 // `task` is a task_name ("age" … "last"); prompts are bare questions (no "Q:", no chat tokens).
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -46,5 +47,9 @@ nlohmann::ordered_json world_manifest(const World& world);
 // Returns 0; throws std::invalid_argument for a bad config and std::runtime_error naming the
 // file for an I/O failure.
 int write_world(const WorldConfig& config, const std::string& out_dir);
+
+// manifest.json's "chance_level" read back: task name → probability that guessing is right.
+// Throws std::runtime_error naming the file when it is not a world manifest of this schema version.
+std::map<std::string, double> read_chance_levels(const std::string& manifest_path);
 
 }  // namespace sog

@@ -1,0 +1,44 @@
+#include "common/eval/generate_answers.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace sog {
+
+std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std::vector<AnswerRequest>& requests,
+                                     const AnswerSettings& settings) {
+  if (settings.tools) {
+    throw std::runtime_error(
+        "tools: generation that runs tool calls (calc, lookup) is not available in this build yet; "
+        "evaluate without --tools");
+  }
+  std::vector<Answer> out;
+  out.reserve(requests.size());
+  for (const AnswerRequest& request : requests) {
+    Answer answer;
+    GenerateOptions options = settings.stop;
+    if (settings.stop.should_stop) {  // the same rule, noting that it fired
+      options.should_stop = [&](const std::vector<int32_t>& generated) {
+        answer.stop_rule = settings.stop.should_stop(generated);
+        return answer.stop_rule;
+      };
+    }
+    Sampler sampler(settings.sampling, request.seed);
+    answer.ids = generate(model, request.prompt, options, sampler);
+    const auto& stops = settings.stop.stop_ids;
+    if (!answer.ids.empty() && std::find(stops.begin(), stops.end(), answer.ids.back()) != stops.end()) {
+      answer.stop_id = answer.ids.back();
+    }
+    answer.text = tok.decode(answer.ids);
+    out.push_back(std::move(answer));
+  }
+  return out;
+}
+
+AnswerGenerator model_answer_generator(GPT& model, const Tokenizer& tok) {
+  return [&model, &tok](const std::vector<AnswerRequest>& requests, const AnswerSettings& settings) {
+    return generate_answers(model, tok, requests, settings);
+  };
+}
+
+}  // namespace sog

@@ -1,0 +1,62 @@
+// The evaluator's generation step, behind one function: many prompts in, one completion per
+// prompt out, each with how it ended. Everything else of the evaluation (prompts, grading, the
+// table) is built on this seam, so the way the completions are produced can change under it
+// without changing anything else, nor any number:
+//
+//   requests (prompt ids, seed) ──generate_answers──▶ answers (ids, text, how it stopped)
+//
+//   today      a loop over generate() (common/generate/generate.h), one prompt at a time, each
+//              with its own Sampler seeded by its request's seed
+//   batched    N prompts decoded together, row i exactly equal to generate() on prompt i alone
+//              with that row's seed: the same answers, faster
+//   tools      tool calls run inside generation (calc, lookup) and continue from the KV cache;
+//              until that generation is part of this library, AnswerSettings::tools is refused
+//              with a clear error rather than silently ignored
+//
+// Tests replace the whole step with a scripted AnswerGenerator (answers from a table).
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "common/generate/generate.h"
+#include "common/generate/sampler.h"
+#include "common/nn/gpt.h"
+#include "common/tokenizer/tokenizer.h"
+
+namespace sog {
+
+struct AnswerRequest {
+  std::vector<int32_t> prompt;  // ids, already cut to fit the model's context with the reply
+  uint64_t seed = 0;            // the row's sampler seed (unused when greedy)
+};
+
+// What every row of one call shares.
+struct AnswerSettings {
+  GenerateOptions stop;                    // max_new_tokens, stop ids, stop rule (should_stop)
+  SamplingConfig sampling{0.0f, 0, 1.0f};  // temperature 0: greedy
+  bool tools = false;                      // run tool calls inside generation
+};
+
+struct Answer {
+  std::vector<int32_t> ids;  // the new tokens, the stop id included
+  std::string text;          // tok.decode(ids): special tokens as their strings
+  int32_t stop_id = -1;      // the stop id it ended on, or -1
+  bool stop_rule = false;    // it ended because the stop rule (should_stop) said so
+  // It stopped by itself, not because it reached max_new_tokens.
+  bool stopped() const { return stop_id >= 0 || stop_rule; }
+};
+
+// Row i of the result answers requests[i].
+using AnswerGenerator =
+    std::function<std::vector<Answer>(const std::vector<AnswerRequest>& requests, const AnswerSettings& settings)>;
+
+// The model's answers. Throws std::runtime_error when settings.tools is set (not available yet).
+std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std::vector<AnswerRequest>& requests,
+                                     const AnswerSettings& settings);
+
+// generate_answers on this model and tokenizer (both must outlive the generator).
+AnswerGenerator model_answer_generator(GPT& model, const Tokenizer& tok);
+
+}  // namespace sog
