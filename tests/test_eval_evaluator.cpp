@@ -15,6 +15,7 @@
 #include "common/eval/eval_report.h"
 #include "common/eval/evaluator.h"
 #include "common/eval/generate_answers.h"
+#include "common/generate/tool_generate.h"
 #include "common/generate/generate.h"
 #include "common/nn/gpt_config.h"
 #include "common/tensor/random.h"
@@ -300,7 +301,7 @@ TEST(Evaluator, BadSettingsAreClearErrors) {
 }
 
 // The generation seam on a real model: each answer is generate() on its prompt alone, with a
-// Sampler seeded by its request; how it stopped is recorded. Tools are refused, not ignored.
+// Sampler seeded by its request; how it stopped is recorded. With tools, generate_with_tools.
 TEST(GenerateAnswers, EqualsGenerateRowByRow) {
   GPTConfig cfg = gpt_preset("nano", tok().n_vocab());
   GPT model(cfg);
@@ -334,14 +335,30 @@ TEST(GenerateAnswers, EqualsGenerateRowByRow) {
       EXPECT_TRUE(a.ids.size() == 6 || a.stopped()) << i;  // shorter than max_new_tokens: it stopped by itself
     }
   }
+  // Tools on: each answer is generate_with_tools on its prompt alone (the runtime's results are part
+  // of the answer, as the model read them), calls counted.
   settings.tools = true;
-  const std::string err = sog::testing::error_of([&] { generate_answers(model, tok(), requests, settings); });
-  EXPECT_NE(err.find("tools: generation that runs tool calls (calc, lookup) is not available"), std::string::npos) << err;
-
+  settings.sampling = {1.5f, 0, 1.0f};
+  const std::vector<Answer> with_tools = generate_answers(model, tok(), requests, settings);
+  ASSERT_EQ(with_tools.size(), requests.size());
+  for (size_t i = 0; i < requests.size(); i++) {
+    Sampler sampler(settings.sampling, requests[i].seed);
+    ToolGenerateOptions options;
+    options.generate = settings.stop;
+    options.max_tool_calls = kMaxToolCallsPerAnswer;
+    const ToolTranscript alone = generate_with_tools(model, requests[i].prompt, tok(), options, sampler);
+    EXPECT_EQ(with_tools[i].ids, alone.tokens()) << i;
+    EXPECT_EQ(with_tools[i].tool_calls, static_cast<int>(alone.calls.size())) << i;
+  }
   EvalSpec spec = sheet_spec();
   spec.context_length = cfg.max_T;
   spec.prompt.tools = true;
-  const std::string through = sog::testing::error_of(
-      [&] { run_evaluation(kQuestions, ShotPool(kQuestions), tok(), spec, model_answer_generator(model, tok())); });
-  EXPECT_NE(through.find("not available"), std::string::npos) << through;
+  const EvalReport report =
+      run_evaluation(kQuestions, ShotPool(kQuestions), tok(), spec, model_answer_generator(model, tok()));
+  EvalSpec plain = spec;
+  plain.prompt.tools = false;
+  const EvalReport without =
+      run_evaluation(kQuestions, ShotPool(kQuestions), tok(), plain, model_answer_generator(model, tok()));
+  ASSERT_EQ(report.questions.size(), without.questions.size());  // the same questions, asked with tools
+  for (const QuestionResult& q : report.questions) EXPECT_EQ(q.samples.size(), 1u);
 }

@@ -228,7 +228,7 @@ TEST_F(PretrainCli, FewshotReportsPerTaskAccuracy) {
 }
 
 // The evaluator's options through `fewshot`: N samples and their majority vote, the table as
-// Markdown; tools and greedy "samples" are clear errors.
+// Markdown; tools run (a missing world is a clear error); greedy "samples" are a clear error.
 TEST_F(PretrainCli, FewshotSamplesVoteAndRefusesWhatItCannotDo) {
   ASSERT_EQ(run(dir_, "train " + common_args() + " --steps 2 --out " + (dir_ / "run").string()).status, 0);
   write_file_atomic((dir_ / "eval.jsonl").string(), R"({"prompt":"the cat?","answer":"mat","task":"cat"})" "\n"
@@ -248,9 +248,13 @@ TEST_F(PretrainCli, FewshotSamplesVoteAndRefusesWhatItCannotDo) {
   EXPECT_NE(md.find("| majority of 3 |"), std::string::npos) << md;
   EXPECT_NE(r.output.find(md), std::string::npos) << "the table printed is the table written";
 
-  Result tools = run(dir_, base + " --tools");
-  EXPECT_NE(tools.status, 0);
-  EXPECT_NE(tools.output.find("not available"), std::string::npos) << tools.output;
+  // Tools run inside generation; lookup's people come from a world folder's people.jsonl.
+  Result tools = run(dir_, base + " --tools --out " + (dir_ / "t.json").string());
+  ASSERT_EQ(tools.status, 0) << tools.output;
+  EXPECT_EQ(nlohmann::json::parse(read_file((dir_ / "t.json").string()))["tools"], true);
+  Result no_world = run(dir_, base + " --tools --world " + (dir_ / "nowhere").string());
+  EXPECT_NE(no_world.status, 0);
+  EXPECT_NE(no_world.output.find("people.jsonl"), std::string::npos) << no_world.output;
   Result greedy = run(dir_, base + " --samples 2");
   EXPECT_NE(greedy.status, 0);
   EXPECT_NE(greedy.output.find("--samples 2 with --temperature 0"), std::string::npos) << greedy.output;

@@ -6,6 +6,7 @@
 #include "common/eval/eval_report.h"
 #include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
+#include "common/world/people_file.h"
 #include "common/world/question_set.h"
 #include "common/world/render.h"
 
@@ -34,6 +35,7 @@ void add_eval_flags(CLI::App* cmd, EvalCommand& c, bool choose_format) {
   cmd->add_flag("--chain-of-thought", s.prompt.chain_of_thought,
                 "ask for a worked solution (\"Think step by step.\"), graded on its \"Answer:\" line");
   cmd->add_flag("--tools", s.prompt.tools, "let the model call tools (calc, lookup) while it answers");
+  cmd->add_option("--world", c.world, "a world folder: lookup answers from its people.jsonl (with --tools)");
   cmd->add_option("--max-per-task", s.max_per_task, "0: all questions")->capture_default_str();
   cmd->add_option("--max-new-tokens", s.max_new_tokens)->capture_default_str();
   cmd->add_option("--samples", s.samples, "answers per question; above 1, the majority vote is reported too")
@@ -55,7 +57,13 @@ nlohmann::json run_eval_command(const EvalCommand& c, GPT& model, const Tokenize
   const ShotPool pool(read_question_rows(c.shots_from.empty() ? c.eval_file : c.shots_from));
   const std::map<std::string, double> chance = c.manifest.empty() ? std::map<std::string, double>{}
                                                                    : read_chance_levels(c.manifest);
-  const EvalReport report = run_evaluation(questions, pool, tok, spec, model_answer_generator(model, tok), chance);
+  if (!c.world.empty() && !spec.prompt.tools) {
+    throw std::invalid_argument("--world " + c.world + " is lookup's table: give --tools too");
+  }
+  const std::vector<Person> people =
+      c.world.empty() ? std::vector<Person>{} : read_people_jsonl(c.world + "/people.jsonl");
+  const EvalReport report =
+      run_evaluation(questions, pool, tok, spec, model_answer_generator(model, tok, people), chance);
 
   const std::string markdown = report_markdown(report);
   std::fputs(markdown.c_str(), stdout);

@@ -4,7 +4,7 @@
 //
 //   --eval F.jsonl --shots-from F.jsonl --shots K --max-per-task N --max-new-tokens N --seed S
 //   --samples N --temperature T --top-k K --top-p P      N answers per question (self-consistency)
-//   --chain-of-thought --tools                          (and, where the format is chosen: --mode, --system)
+//   --chain-of-thought --tools --world DIR              (and, where the format is chosen: --mode, --system)
 //   --manifest DIR/manifest.json                        the world's chance levels, for the table
 //   --out F.json --markdown F.md                        the report (eval_report.h)
 //
@@ -24,6 +24,7 @@ namespace sog {
 struct EvalCommand {
   std::string eval_file, shots_from;  // shots_from: default eval_file
   std::string manifest;               // a world's manifest.json: chance levels (optional)
+  std::string world;                  // a world folder: its people.jsonl is lookup's table (--tools)
   std::string json_out, markdown_out;
   std::string mode;                   // --mode, when the command lets the user choose the format
   EvalSpec spec;                      // the caller's defaults (format, shots, max_new_tokens) first

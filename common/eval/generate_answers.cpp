@@ -3,15 +3,12 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/generate/tool_generate.h"
+
 namespace sog {
 
 std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std::vector<AnswerRequest>& requests,
-                                     const AnswerSettings& settings) {
-  if (settings.tools) {
-    throw std::runtime_error(
-        "tools: generation that runs tool calls (calc, lookup) is not available in this build yet; "
-        "evaluate without --tools");
-  }
+                                     const AnswerSettings& settings, std::span<const Person> people) {
   std::vector<Answer> out;
   out.reserve(requests.size());
   for (const AnswerRequest& request : requests) {
@@ -24,7 +21,17 @@ std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std
       };
     }
     Sampler sampler(settings.sampling, request.seed);
-    answer.ids = generate(model, request.prompt, options, sampler);
+    if (settings.tools) {
+      ToolGenerateOptions tool_options;
+      tool_options.generate = options;
+      tool_options.max_tool_calls = kMaxToolCallsPerAnswer;
+      tool_options.people = people;
+      const ToolTranscript transcript = generate_with_tools(model, request.prompt, tok, tool_options, sampler);
+      answer.ids = transcript.tokens();
+      answer.tool_calls = static_cast<int>(transcript.calls.size());
+    } else {
+      answer.ids = generate(model, request.prompt, options, sampler);
+    }
     const auto& stops = settings.stop.stop_ids;
     if (!answer.ids.empty() && std::find(stops.begin(), stops.end(), answer.ids.back()) != stops.end()) {
       answer.stop_id = answer.ids.back();
@@ -35,9 +42,9 @@ std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std
   return out;
 }
 
-AnswerGenerator model_answer_generator(GPT& model, const Tokenizer& tok) {
-  return [&model, &tok](const std::vector<AnswerRequest>& requests, const AnswerSettings& settings) {
-    return generate_answers(model, tok, requests, settings);
+AnswerGenerator model_answer_generator(GPT& model, const Tokenizer& tok, std::span<const Person> people) {
+  return [&model, &tok, people](const std::vector<AnswerRequest>& requests, const AnswerSettings& settings) {
+    return generate_answers(model, tok, requests, settings, people);
   };
 }
 

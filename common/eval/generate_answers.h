@@ -9,14 +9,15 @@
 //              with its own Sampler seeded by its request's seed
 //   batched    N prompts decoded together, row i exactly equal to generate() on prompt i alone
 //              with that row's seed: the same answers, faster
-//   tools      tool calls run inside generation (calc, lookup) and continue from the KV cache;
-//              until that generation is part of this library, AnswerSettings::tools is refused
-//              with a clear error rather than silently ignored
+//   tools      tool calls run inside generation (calc, lookup) and continue from the KV cache
+//              (generate_with_tools, common/generate/tool_generate.h): the answer is the whole
+//              transcript, the runtime's results included, as the model read it
 //
 // Tests replace the whole step with a scripted AnswerGenerator (answers from a table).
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "common/generate/sampler.h"
 #include "common/nn/gpt.h"
 #include "common/tokenizer/tokenizer.h"
+#include "common/world/people.h"
 
 namespace sog {
 
@@ -44,6 +46,7 @@ struct Answer {
   std::string text;          // tok.decode(ids): special tokens as their strings
   int32_t stop_id = -1;      // the stop id it ended on, or -1
   bool stop_rule = false;    // it ended because the stop rule (should_stop) said so
+  int tool_calls = 0;        // calls the model closed (tools on)
   // It stopped by itself, not because it reached max_new_tokens.
   bool stopped() const { return stop_id >= 0 || stop_rule; }
 };
@@ -52,11 +55,13 @@ struct Answer {
 using AnswerGenerator =
     std::function<std::vector<Answer>(const std::vector<AnswerRequest>& requests, const AnswerSettings& settings)>;
 
-// The model's answers. Throws std::runtime_error when settings.tools is set (not available yet).
+// The model's answers. With settings.tools, calls run with `people` as lookup's table (empty:
+// lookup answers that no people are loaded) and at most kMaxToolCallsPerAnswer calls per answer.
+constexpr int kMaxToolCallsPerAnswer = 4;
 std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std::vector<AnswerRequest>& requests,
-                                     const AnswerSettings& settings);
+                                     const AnswerSettings& settings, std::span<const Person> people = {});
 
-// generate_answers on this model and tokenizer (both must outlive the generator).
-AnswerGenerator model_answer_generator(GPT& model, const Tokenizer& tok);
+// generate_answers on this model, tokenizer and people (all must outlive the generator).
+AnswerGenerator model_answer_generator(GPT& model, const Tokenizer& tok, std::span<const Person> people = {});
 
 }  // namespace sog
