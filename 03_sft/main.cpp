@@ -16,6 +16,7 @@
 //            (default: the world's SFT split, generated in memory; --data FILE for your own)
 //   writes:  RUN/model.bin (full) or RUN/adapter.bin (LoRA), RUN/state.bin (for --resume),
 //            RUN/run.json, RUN/metrics.jsonl, RUN/summary.json, RUN/loss.svg, RUN/samples.txt
+//            (the run folder's bookkeeping: common/train/training_run.h)
 //
 //   bin/sft train --model BASE.bin --tokenizer DIR [--data F.jsonl] --out RUN [--lora-rank 8 ...]
 //   bin/sft merge --model BASE.bin --lora RUN/adapter.bin --out MERGED.bin
@@ -26,10 +27,7 @@
 // Departures from InstructGPT's SFT: conversations are packed several per row (conversations.h)
 // rather than padded one per row, and the world's answers are exact, so accuracy is measured by a
 // grader instead of by people.
-#include <sys/resource.h>
-
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -42,17 +40,15 @@
 #include "common/chat/conversations.h"
 #include "common/generate/generate.h"
 #include "common/generate/sampling_options.h"
-#include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
-#include "common/io/progress.h"
-#include "common/io/svg_plot.h"
-#include "common/io/train_state.h"
 #include "common/nn/gpt.h"
 #include "common/nn/load_model.h"
 #include "common/nn/lora.h"
 #include "common/optim/adamw.h"
 #include "common/optim/optim_options.h"
 #include "common/optim/schedule.h"
+#include "common/train/run_options.h"
+#include "common/train/training_run.h"
 #include "common/world/render.h"
 #include "common/world/world.h"
 
@@ -162,36 +158,26 @@ static std::string greedy_replies(GPT& model, const Tokenizer& tok, const std::v
   return out;
 }
 
-static double peak_rss_mb() {
-  struct rusage usage;
-  getrusage(RUSAGE_SELF, &usage);
-  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kilobytes
-}
-
 // ---------------------------------------------------------------------------------------------
 // train
 
 static int run_train(SftConfig cfg) {
-  const bool resuming = !cfg.resume_dir.empty();
-  if (resuming) {  // the run's own model and adapter settings, whatever the flags say
-    if (cfg.out_dir.empty()) cfg.out_dir = cfg.resume_dir;
-    json saved = json::parse(read_file(cfg.resume_dir + "/run.json"));
-    cfg.model_path = saved["model"].get<std::string>();
-    cfg.lora_rank = saved["lora_rank"].get<int>();
-    cfg.lora_alpha = saved["lora_alpha"].get<float>();
-    cfg.lora_dropout = saved["lora_dropout"].get<float>();
-    cfg.lora_targets = saved["lora_targets"].get<std::string>();
-    cfg.bf16_base = saved["bf16_base"].get<bool>();
+  TrainingRun run("sft", cfg.out_dir, cfg.resume_dir, cfg.steps);  // the run folder (common/train)
+  if (run.resuming()) {  // the run's own model and adapter settings, whatever the flags say
+    cfg.model_path = run.saved<std::string>("model");
+    cfg.lora_rank = run.saved<int>("lora_rank");
+    cfg.lora_alpha = run.saved<float>("lora_alpha");
+    cfg.lora_dropout = run.saved<float>("lora_dropout");
+    cfg.lora_targets = run.saved<std::string>("lora_targets");
+    cfg.bf16_base = run.saved<bool>("bf16_base");
   }
   if (cfg.model_path.empty()) throw std::invalid_argument("train: give --model BASE.bin (chapter 02's model.bin)");
   if (cfg.bf16_base && !cfg.lora()) throw std::invalid_argument("--bf16-base needs LoRA (--lora-rank R): a fully fine-tuned base is not frozen");
-  fs::create_directories(cfg.out_dir);
   Tokenizer tok = Tokenizer::load(cfg.tokenizer_dir);
-  auto t_start = std::chrono::steady_clock::now();
 
   // The model: the base checkpoint (full: the run's own model.bin when resuming), and the adapters.
-  LoadedModel loaded =
-      load_model(resuming && !cfg.lora() ? cfg.resume_dir + "/model.bin" : cfg.model_path, "", tok, cfg.tokenizer_dir);
+  LoadedModel loaded = load_model(run.resuming() && !cfg.lora() ? run.resume_file("model.bin") : cfg.model_path, "",
+                                  tok, cfg.tokenizer_dir);
   GPT& model = *loaded.model;
   const GPTConfig& m = model.config();
   if (cfg.T == 0) cfg.T = m.max_T;
@@ -202,15 +188,11 @@ static int run_train(SftConfig cfg) {
   std::unique_ptr<LoRA> lora;
   Rng dropout_rng(cfg.seed ^ 0xD50Full);
   if (cfg.lora()) {
-    LoRAConfig lc;
-    lc.rank = cfg.lora_rank;
-    lc.alpha = cfg.lora_alpha;
-    lc.dropout = cfg.lora_dropout;
-    lc = LoRAConfig::with_targets(lc, cfg.lora_targets);
-    if (resuming) {
-      lora = std::make_unique<LoRA>(LoRA::load(cfg.resume_dir + "/adapter.bin", m));
+    if (run.resuming()) {
+      lora = std::make_unique<LoRA>(LoRA::load(run.resume_file("adapter.bin"), m));
     } else {
-      lora = std::make_unique<LoRA>(m, lc);
+      LoRAConfig lc{.rank = cfg.lora_rank, .alpha = cfg.lora_alpha, .dropout = cfg.lora_dropout};
+      lora = std::make_unique<LoRA>(m, LoRAConfig::with_targets(lc, cfg.lora_targets));
       lora->init(cfg.seed);
     }
     model.set_base_trainable(false);  // no gradient buffer, no AdamW state for the base
@@ -233,29 +215,20 @@ static int run_train(SftConfig cfg) {
 
   AdamW opt(trainable, segments, {cfg.beta1, cfg.beta2, 1e-8f, cfg.weight_decay});
   LrSchedule schedule{cfg.lr, cfg.min_lr, cfg.warmup, cfg.decay_steps};
-  int64_t step = 0;
-  double best_val = INFINITY, last_val = NAN, last_train = NAN;
-  if (resuming) {
-    TrainState st = load_train_state(cfg.resume_dir + "/state.bin");
-    st.restore_set(cfg.lora() ? "lora" : "gpt", opt);
-    st.restore_rng("dropout", dropout_rng);
-    batcher.restore(st.data_position<SftPosition>());
-    step = st.step;
-    best_val = st.best_val_loss;
-    std::printf("resuming %s at step %lld of %lld\n", cfg.resume_dir.c_str(), static_cast<long long>(step),
-                static_cast<long long>(cfg.steps));
-  } else {
-    write_json_atomic(cfg.out_dir + "/run.json", config_json(cfg));
-  }
+  run.track_set(cfg.lora() ? "lora" : "gpt", opt, [&](const std::string& dir) {  // the weights that train
+    lora ? lora->save(dir + "/adapter.bin") : model.save(dir + "/model.bin");
+  });
+  run.track_rng("dropout", dropout_rng);
+  int64_t step = run.begin(config_json(cfg));  // a resumed run: its moments and RNG are back
+  if (run.resuming()) batcher.restore(run.data_position<SftPosition>());
 
+  const std::string method = !lora ? "full fine-tuning"
+                                    : "LoRA r=" + std::to_string(cfg.lora_rank) + " on " + lora->config().targets_string() +
+                                          (cfg.bf16_base ? ", base frozen in bf16" : ", base frozen");
+  const double trainable_percent = 100.0 * static_cast<double>(trainable) / static_cast<double>(base_params);
   std::printf("model: %s from %s | %s: %lld of %lld parameters trainable (%.2f%%)\n", m.describe().c_str(),
-              cfg.model_path.c_str(),
-              cfg.lora() ? ("LoRA r=" + std::to_string(cfg.lora_rank) + " on " + lora->config().targets_string() +
-                            (cfg.bf16_base ? ", base frozen in bf16" : ", base frozen"))
-                               .c_str()
-                         : "full fine-tuning",
-              static_cast<long long>(trainable), static_cast<long long>(base_params),
-              100.0 * static_cast<double>(trainable) / static_cast<double>(base_params));
+              cfg.model_path.c_str(), method.c_str(), static_cast<long long>(trainable),
+              static_cast<long long>(base_params), trainable_percent);
   std::printf("data: %lld conversations from %s (%lld truncated to %lld tokens, %lld dropped, %lld bad lines skipped); "
               "validation: %zu from %s\n",
               static_cast<long long>(batcher.conversations()), data.train_name.c_str(),
@@ -263,114 +236,65 @@ static int run_train(SftConfig cfg) {
               static_cast<long long>(batcher.dropped()), static_cast<long long>(data.skipped_lines), data.val.size(),
               data.val_name.c_str());
 
-  MetricsLog log(cfg.out_dir + "/metrics.jsonl", resuming);
-  auto save_all = [&](int64_t steps_done) {
-    if (cfg.lora()) {
-      lora->save(cfg.out_dir + "/adapter.bin");
-    } else {
-      model.save(cfg.out_dir + "/model.bin");
-    }
-    TrainState st{.step = steps_done, .best_val_loss = best_val, .data = batcher.position()};
-    st.add_set(cfg.lora() ? "lora" : "gpt", opt);
-    st.add_rng("dropout", dropout_rng);
-    save_train_state(cfg.out_dir + "/state.bin", st);
-  };
-  auto samples = [&](int64_t at_step) {
+  auto samples = [&](int64_t at_step) {  // what the model says now, beside the reference
     set_eval(true);
     std::string text = greedy_replies(model, tok, data.val.empty() ? data.train : data.val, cfg.sample_count);
     set_eval(false);
-    std::string all = fs::exists(cfg.out_dir + "/samples.txt") ? read_file(cfg.out_dir + "/samples.txt") : "";
-    write_file_atomic(cfg.out_dir + "/samples.txt", all + "==== step " + std::to_string(at_step) + " ====\n" + text);
+    run.append_samples(at_step, text);
     return text;
   };
 
-  Progress bar(cfg.steps - step, "sft");
   Tensor x, y, w;
-  double tokens_per_s = 0, ms_per_step = 0;
-  const int64_t start_step = step;
   for (; step < cfg.steps; step++) {
-    const bool last = step + 1 == cfg.steps;
     json record = {{"step", step}};
-    if (cfg.eval_every > 0 && (step % cfg.eval_every == 0 || last) && !val_batches.empty()) {
+    if (run.due(cfg.eval_every, step) && !val_batches.empty()) {
       set_eval(true);
-      last_val = validation_loss(model, val_batches);
-      require_finite(last_val, "validation loss", step);
+      run.record_val(record, validation_loss(model, val_batches));
       set_eval(false);
-      best_val = std::min(best_val, last_val);
-      record["val_loss"] = last_val;
-      if (cfg.sample_count > 0 && !last) samples(step);  // what the model says now, beside the reference
+      if (cfg.sample_count > 0 && step + 1 != cfg.steps) samples(step);
     }
-    auto t0 = std::chrono::steady_clock::now();
+    run.step_started();
     batcher.next(x, y, w);
     Tensor loss = model.loss(x, y, w);
     loss.backward();
     const float grad_norm = clip_grad_norm(grads, cfg.grad_clip);
-    // A diverged run stops here, before the step spreads NaN into the weights (common/io/metrics.h).
-    require_finite(loss.item(), "training loss", step);
-    require_finite(grad_norm, "gradient norm", step);
     const float lr = schedule.at(step);
     opt.step(params, grads, lr);
     zero_grad();
-    const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    ms_per_step = dt * 1e3;
-    tokens_per_s = static_cast<double>(cfg.B * cfg.T) / dt;
-    last_train = loss.item();
-    record["train_loss"] = last_train;
+    record["train_loss"] = static_cast<double>(loss.item());
     record["lr"] = lr;
     record["grad_norm"] = grad_norm;
     record["trained_fraction"] = batcher.last_trained_fraction();
-    record["tokens_per_s"] = tokens_per_s;
-    record["ms_per_step"] = ms_per_step;
-    log.write(record);
-    char status[160];
-    std::snprintf(status, sizeof(status), "loss %.4f | val %.4f | %.0f tok/s | %.1f ms/step", last_train, last_val,
-                  tokens_per_s, ms_per_step);
-    bar.update(step + 1 - start_step, status);
-    if (cfg.checkpoint_every > 0 && (step + 1) % cfg.checkpoint_every == 0 && !last) save_all(step + 1);
+    run.step_done(record, cfg.B * cfg.T);  // a non-finite loss stops the run here; metrics line, status line
+    if (run.checkpoint_due(cfg.checkpoint_every, step)) run.save(step + 1, batcher.position());
   }
-  bar.finish();
-  save_all(cfg.steps);
+  run.save(cfg.steps, batcher.position());
   if (cfg.sample_count > 0) {
     std::string replies = samples(cfg.steps);
     std::printf("greedy replies after step %lld:\n%s", static_cast<long long>(cfg.steps), replies.c_str());
   }
 
-  // summary.json and loss.svg from the whole metrics log (a resumed run included)
-  std::vector<double> ts, tl, vs, vl;
-  for (const auto& r : read_jsonl(cfg.out_dir + "/metrics.jsonl")) {
-    if (r.contains("train_loss")) ts.push_back(r["step"].get<double>()), tl.push_back(r["train_loss"].get<double>());
-    if (r.contains("val_loss")) vs.push_back(r["step"].get<double>()), vl.push_back(r["val_loss"].get<double>());
-  }
-  SvgPlot plot(std::string("SFT (") + (cfg.lora() ? "LoRA" : "full") + "): " + m.describe(), "step",
-               "loss on assistant tokens (nats/token)");
-  plot.add_series("train", ts, tl);
-  plot.add_series("val", vs, vl);
-  plot.save(cfg.out_dir + "/loss.svg");
-  const std::string weights_file = cfg.out_dir + (cfg.lora() ? "/adapter.bin" : "/model.bin");
-  const double wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-  json summary = {{"method", cfg.lora() ? "lora" : "full"}, {"final_val_loss", last_val}, {"best_val_loss", best_val},
-                  {"final_train_loss", last_train}, {"tokens_per_s", tokens_per_s}, {"ms_per_step", ms_per_step},
-                  {"base_parameters", base_params}, {"trainable_parameters", trainable},
-                  {"trainable_percent", 100.0 * static_cast<double>(trainable) / static_cast<double>(base_params)},
-                  {"weights_file", weights_file}, {"weights_file_bytes", fs::file_size(weights_file)},
-                  {"peak_rss_mb", peak_rss_mb()}, {"base_parameter_bytes", model.parameter_bytes()},
-                  {"base_gradient_bytes", model.gradient_bytes()},
-                  {"optimizer_state_bytes", 2 * trainable * static_cast<int64_t>(sizeof(float))},
-                  // what training holds for the model: base weights (+ their gradients when full),
-                  // the adapters and their gradients (LoRA), AdamW's two moments of what trains
-                  {"training_state_bytes", static_cast<int64_t>(model.parameter_bytes() + model.gradient_bytes()) +
-                                               (cfg.lora() ? 2 : 0) * trainable * static_cast<int64_t>(sizeof(float)) +
-                                               2 * trainable * static_cast<int64_t>(sizeof(float))}, {"wall_time_s", wall_s}, {"model", m.describe()},
-                  {"conversations", batcher.conversations()}, {"truncated", batcher.truncated()},
-                  {"dropped", batcher.dropped()}, {"skipped_lines", data.skipped_lines},
-                  {"config", config_json(cfg)}};
-  if (cfg.lora()) summary["lora_targets"] = lora->config().targets_string();
-  summary.update(cpu_json());  // cpu_isa, cpu, threads: which kernels ran (common/cpu/isa.h)
-  write_json_atomic(cfg.out_dir + "/summary.json", summary);
+  const std::string weights_file = run.out_dir() + (cfg.lora() ? "/adapter.bin" : "/model.bin");
+  const int64_t moment_bytes = 2 * trainable * static_cast<int64_t>(sizeof(float));  // AdamW's m and v
+  json extra = {{"method", cfg.lora() ? "lora" : "full"}, {"base_parameters", base_params}, {"model", m.describe()},
+                {"trainable_parameters", trainable}, {"trainable_percent", trainable_percent},
+                {"weights_file", weights_file}, {"weights_file_bytes", fs::file_size(weights_file)},
+                {"base_parameter_bytes", model.parameter_bytes()}, {"base_gradient_bytes", model.gradient_bytes()},
+                {"optimizer_state_bytes", moment_bytes},
+                // what training holds for the model: base weights (+ their gradients when full),
+                // the adapters and their gradients (LoRA), AdamW's two moments of what trains
+                {"training_state_bytes", static_cast<int64_t>(model.parameter_bytes() + model.gradient_bytes()) +
+                                             (cfg.lora() ? moment_bytes : 0) + moment_bytes},
+                {"conversations", batcher.conversations()}, {"truncated", batcher.truncated()},
+                {"dropped", batcher.dropped()}, {"skipped_lines", data.skipped_lines}};
+  if (cfg.lora()) extra["lora_targets"] = lora->config().targets_string();
+  run.finish({std::string("SFT (") + (cfg.lora() ? "LoRA" : "full") + "): " + m.describe(),
+              "loss on assistant tokens (nats/token)"},
+             extra);
   std::printf("done: val loss %.4f (best %.4f), %lld trainable parameters (%.2f%%), %s is %.1f kB, peak RSS %.0f MB → %s\n",
-              last_val, best_val, static_cast<long long>(trainable), summary["trainable_percent"].get<double>(),
+              run.last_val_loss(), run.best_val_loss(), static_cast<long long>(trainable), trainable_percent,
               weights_file.c_str(), static_cast<double>(fs::file_size(weights_file)) / 1e3, peak_rss_mb(),
-              cfg.out_dir.c_str());
+              run.out_dir().c_str());
   return 0;
 }
 
@@ -402,17 +326,11 @@ int main(int argc, char** argv) {
   train->add_option("--val-data", tc.val_data_path, "validation conversations (default: the world's sft_val, or the last 5% of --data)");
   train->add_option("--world-seed", tc.world_seed, "the world whose SFT split is the default data")->capture_default_str();
   train->add_flag("--skip-bad-lines", tc.skip_bad_lines, "skip (and count) malformed JSONL lines instead of stopping");
-  train->add_option("--out", tc.out_dir, "run folder");
-  train->add_option("--resume", tc.resume_dir, "continue the run in this folder exactly where it stopped");
+  add_run_options(train, tc);
   train->add_option("--batch-size,-B", tc.B, "rows per batch")->capture_default_str();
   train->add_option("--seq-len,-T", tc.T, "tokens per row (default: maxT)");
-  train->add_option("--steps", tc.steps, "optimizer steps")->capture_default_str();
   add_optimizer_options(train, tc);
-  train->add_option("--eval-every", tc.eval_every, "validation loss every N steps (0: never)")->capture_default_str();
-  train->add_option("--eval-batches", tc.eval_batches)->capture_default_str();
   train->add_option("--samples", tc.sample_count, "greedy replies to validation prompts, at every evaluation and at the end")->capture_default_str();
-  train->add_option("--checkpoint-every", tc.checkpoint_every, "0: only at the end")->capture_default_str();
-  train->add_option("--seed", tc.seed)->capture_default_str();
   train->add_option("--lora-rank", tc.lora_rank, "LoRA rank r (0: full fine-tuning)")->capture_default_str();
   train->add_option("--lora-alpha", tc.lora_alpha, "LoRA scale α (the update is α/r · B·A)")->capture_default_str();
   train->add_option("--lora-dropout", tc.lora_dropout, "dropout on the adapters' input")->capture_default_str();
@@ -457,10 +375,7 @@ int main(int argc, char** argv) {
 
   CLI11_PARSE(app, argc, argv);
   try {
-    if (*train) {
-      if (tc.out_dir.empty() && tc.resume_dir.empty()) throw std::invalid_argument("train: give --out RUN (or --resume RUN)");
-      return run_train(tc);
-    }
+    if (*train) return run_train(tc);
     if (*merge) return run_merge(model_path, lora_path, out_path);
     if (*chat) return run_chat(co);
     if (*eval) {

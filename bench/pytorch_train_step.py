@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""The PyTorch peer of bin/pretrain's training step (benchmark only, never in the training path).
+"""The PyTorch peer of bench/train_step's training step (benchmark only, never in the training path).
 
 A nanoGPT-style GPT-2 (learned positions, pre-LayerNorm, GELU tanh, tied LM head, vocabulary padded
 to a multiple of 128), one training step = forward, backward, AdamW; the same shapes as our
-`pretrain --benchmark`. Prints one JSON line per configuration:
+`bench/train_step`. Prints one JSON line per configuration:
   {"model": ..., "B": ..., "T": ..., "ms_per_step": ..., "tokens_per_s": ...}
 
 Run it with Debian's python3-torch (/usr/bin/python3), twice:

@@ -1,21 +1,21 @@
 #!/usr/bin/env bash
 # One training step (forward, backward, clip, AdamW) of GPT-2 124M (B=4, T=64) and of char-baby
-# (B=12, T=64): ours against the PyTorch peer (bench/pytorch_train_step.py, Debian's
+# (B=12, T=64): ours (bench/train_step.cpp) against the PyTorch peer (bench/pytorch_train_step.py, Debian's
 # python3-torch), in the same run, 2 threads each, once per x86 instruction set this CPU runs:
 #   avx512  ours with SOG_CPU=avx512  vs  PyTorch with OpenBLAS' SkylakeX kernels (its best here)
 #   avx2    ours with SOG_CPU=avx2    vs  PyTorch with ATEN_CPU_CAPABILITY=avx2 and OpenBLAS' Haswell
 #           kernels: both peers as they run on a CPU whose widest vectors are AVX2
 # PyTorch gets huge pages in both (its best: glibc.malloc.hugetlb=1).
 #
-#   bench/train_step_table.sh [build/release/bin/pretrain] [peak GFLOP/s for MFU]
+#   bench/train_step_table.sh [build/release/bench/train_step] [peak GFLOP/s for MFU]
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bin="${1:-$root/build/release/bin/pretrain}"
+bin="${1:-$root/build/release/bench/train_step}"
 peak="${2:-227}"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=2
-runnable="$("$bin" cpu)"
+runnable="$("$bin" --isas)"
 isas=()
 for isa in avx512 avx2; do
   [[ "$runnable" == *"\"$isa\""* ]] && isas+=("$isa")
@@ -39,7 +39,7 @@ for model in char-baby gpt2; do
   if [[ $model == char-baby ]]; then args=(--preset char-baby --vocab 264 -B 12 -T 64 --steps 40) peer=(char-baby 40)
   else args=(--preset gpt2 --vocab 50257 -B 4 -T 64 --steps 5) peer=(gpt2-124M 5); fi
   for isa in "${isas[@]}"; do
-    SOG_CPU=$isa "$bin" bench "${args[@]}" --peak-gflops "$peak" >> "$tmp/ours.jsonl"
+    SOG_CPU=$isa "$bin" "${args[@]}" --peak-gflops "$peak" >> "$tmp/ours.jsonl"
   done
   for isa in "${isas[@]}"; do
     torch "$isa" "${peer[@]}" | sed "s/^{/{\"isa\": \"$isa\", /" >> "$tmp/torch.jsonl"

@@ -236,8 +236,8 @@ def json_lines(path):
 
 def training_section(raw):
     lines = []
-    for log, title in (("pretrain_bench.log", "pretrain bench --device cuda"),
-                       ("pretrain_bench_wgmma.log", "pretrain bench --device cuda, SOG_MATMUL_BF16=wgmma")):
+    for log, title in (("pretrain_bench.log", "bench/train_step --device cuda"),
+                       ("pretrain_bench_wgmma.log", "bench/train_step --device cuda, SOG_MATMUL_BF16=wgmma")):
         bench = json_lines(raw / log)
         if bench:
             lines += [title + ":", "", "| key | value |", "| --- | --- |"]

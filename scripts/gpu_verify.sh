@@ -30,7 +30,7 @@
 #   SOG_GPU_BUDGET_S   total seconds (default 470)
 #   SOG_GPU_BUILD_LIMIT_S  seconds for the build step (default 330)
 #   SOG_TRAIN_ARGS     extra arguments of `pretrain train --device cuda` (default below)
-#   SOG_BENCH_ARGS     arguments of `pretrain bench --device cuda` (default below)
+#   SOG_BENCH_ARGS     arguments of `bench/train_step --device cuda` (default below)
 set -u
 if [ $# -ne 1 ]; then
   echo "usage: $0 OUTDIR" >&2
@@ -141,12 +141,13 @@ fi
 [ "${SOG_GPU_KEEP_BUILD:-0}" = 1 ] || rm -rf "$BUILD"
 BUILT=0
 if run_step configure 150 cmake "${CMAKE_ARGS[@]}"; then
-  # The targets: every CUDA test and benchmark, the pretraining and tokenizer programs.
+  # The targets: every CUDA test and benchmark, the pretraining and tokenizer programs, the
+  # training-step benchmark.
   TARGETS=()
   for f in "$ROOT"/tests/test_cuda_*.cpp "$ROOT"/bench/bench_cuda_*.cpp; do
     [ -e "$f" ] && TARGETS+=("$(basename "$f" .cpp)")
   done
-  TARGETS+=(pretrain tokenizer)
+  TARGETS+=(pretrain tokenizer train_step)
   run_step build "${SOG_GPU_BUILD_LIMIT_S:-330}" cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}" -- "${KEEP_GOING[@]}"
   BUILT=1
   for t in "${TARGETS[@]}"; do
@@ -189,8 +190,9 @@ if [ "$BUILT" = 1 ]; then
   done
 fi
 
-# ---- 4. GPT-2 124M on the GPU (bin/pretrain --device cuda) -----------------------------------------
+# ---- 4. GPT-2 124M on the GPU (bin/pretrain --device cuda, bench/train_step --device cuda) -------
 PRETRAIN="$BUILD/bin/pretrain"
+TRAIN_STEP="$BUILD/bench/train_step"
 TOKENIZER="$BUILD/bin/tokenizer"
 DATA=""
 for d in "$ROOT/data" "$ROOT/../shared/data"; do
@@ -200,31 +202,33 @@ TRAIN_ARGS="${SOG_TRAIN_ARGS:---preset gpt2 -B 16 -T 1024 --steps 40 --lr 6e-4 -
 BENCH_ARGS="${SOG_BENCH_ARGS:---preset gpt2 --vocab 50257 -B 16 -T 1024 --steps 10}"
 if [ ! -x "$PRETRAIN" ]; then
   skip pretrain_train "bin/pretrain was not built"
-  skip pretrain_bench "bin/pretrain was not built"
 elif ! "$PRETRAIN" train --help 2>&1 | grep -q -- "--device"; then
   skip pretrain_train "bin/pretrain has no --device option yet"
-  skip pretrain_bench "bin/pretrain has no --device option yet"
 elif [ "$HAVE_GPU" != 1 ]; then
   skip pretrain_train "no GPU"
+elif [ -z "$DATA" ]; then
+  skip pretrain_train "no data/tinyshakespeare.txt + data/gpt2 (carry them)"
+elif run_step shard 60 "$TOKENIZER" shard --tokenizer "$DATA/gpt2" --input "$DATA/tinyshakespeare.txt" \
+  --val-fraction 0.1 --out "$RAW/shards"; then
+  # shellcheck disable=SC2086  # TRAIN_ARGS is a list of arguments
+  run_step pretrain_train 180 "$PRETRAIN" train --device cuda --data "$RAW/shards" --tokenizer "$DATA/gpt2" \
+    --out "$RAW/run" $TRAIN_ARGS
+  rm -rf "$RAW/shards"
+  find "$RAW/run" -name '*.bin' -delete 2>/dev/null  # checkpoints: 0.5 GB each, not worth the trip
+fi
+# The training step alone (bench/train_step.cpp; its logs keep the name pretrain_bench).
+if [ ! -x "$TRAIN_STEP" ]; then
+  skip pretrain_bench "bench/train_step was not built"
+elif [ "$HAVE_GPU" != 1 ]; then
   skip pretrain_bench "no GPU"
 else
-  if [ -z "$DATA" ]; then
-    skip pretrain_train "no data/tinyshakespeare.txt + data/gpt2 (carry them)"
-  elif run_step shard 60 "$TOKENIZER" shard --tokenizer "$DATA/gpt2" --input "$DATA/tinyshakespeare.txt" \
-    --val-fraction 0.1 --out "$RAW/shards"; then
-    # shellcheck disable=SC2086  # TRAIN_ARGS is a list of arguments
-    run_step pretrain_train 180 "$PRETRAIN" train --device cuda --data "$RAW/shards" --tokenizer "$DATA/gpt2" \
-      --out "$RAW/run" $TRAIN_ARGS
-    rm -rf "$RAW/shards"
-    find "$RAW/run" -name '*.bin' -delete 2>/dev/null  # checkpoints: 0.5 GB each, not worth the trip
-  fi
   # shellcheck disable=SC2086
-  run_step pretrain_bench 120 "$PRETRAIN" bench --device cuda $BENCH_ARGS
+  run_step pretrain_bench 120 "$TRAIN_STEP" --device cuda $BENCH_ARGS
   # The same with the Linear layers' matmuls on the wgmma rung (the default is mma.sync until wgmma
   # has passed its tests on this hardware), when its tests passed above.
   if grep -q 'failures="0"' "$RAW/test_cuda_matmul.xml" 2>/dev/null; then
     # shellcheck disable=SC2086
-    run_step pretrain_bench_wgmma 120 env SOG_MATMUL_BF16=wgmma "$PRETRAIN" bench --device cuda $BENCH_ARGS
+    run_step pretrain_bench_wgmma 120 env SOG_MATMUL_BF16=wgmma "$TRAIN_STEP" --device cuda $BENCH_ARGS
   else
     skip pretrain_bench_wgmma "test_cuda_matmul did not pass"
   fi

@@ -54,7 +54,9 @@ if [[ -f "$DATA/tinyshakespeare.txt" ]]; then
 else
   mkdir -p "$RUN/fallback"
   CORPUS="$RUN/fallback/project_text.txt"
-  find "$root" -name '*.md' -not -path '*/build/*' -not -path '*/runs/*' -not -path '*/data/*' | sort |
+  # (the folders are excluded from the checkout's root down, so a checkout that itself lives in a
+  # folder named runs/ or build/ still finds its text)
+  find "$root" -name '*.md' -not -path "$root/build/*" -not -path "$root/runs/*" -not -path "$root/data/*" | sort |
     xargs cat > "$CORPUS"
   DATA_NOTE="**Tiny Shakespeare could not be had (no ../shared/data, no network): this run uses the project's own text (its READMEs) as the corpus, so its figures are not comparable with the chapters' tables.**"
 fi

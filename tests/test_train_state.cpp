@@ -8,17 +8,15 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/autograd/tape.h"
 #include "common/data/dataset.h"
-#include "common/nn/model_folder.h"
-#include "common/ops/cross_entropy.h"
-#include "common/ops/elementwise.h"
-#include "common/ops/reduce.h"
 #include "common/io/train_state.h"
+#include "common/nn/model_folder.h"
 #include "test_util.h"
+#include "two_param_sets.h"
 
 using namespace sog;
 using sog::testing::error_of;
+using sog::testing::TwoSets;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
@@ -168,67 +166,10 @@ TEST_F(TrainStateFile, EveryBadFileIsAClearError) {
 
 // ---- exact resume of two parameter sets ----------------------------------------------------------
 
-namespace {
-// A GPT and a scalar head trained together, as a reward or value model is: one loss over the LM
-// head and the scalar head on the same hidden states, dropout on, batches from a BatchLoader. Each
-// parameter set has its own AdamW.
-struct TwoSets {
-  std::unique_ptr<GPT> model;
-  std::unique_ptr<ScalarHead> head;
-  std::unique_ptr<AdamW> opt_model, opt_head;
-  std::unique_ptr<BatchLoader> loader;
-  Rng dropout{99};
-
-  TwoSets(const TokenDataset& data, std::unique_ptr<GPT> m, std::unique_ptr<ScalarHead> h) : model(std::move(m)), head(std::move(h)) {
-    opt_model = std::make_unique<AdamW>(model->num_params(), model->optimizer_segments(), AdamWConfig{0.9f, 0.95f, 1e-8f, 0.1f});
-    opt_head = std::make_unique<AdamW>(head->num_params(), head->optimizer_segments(), AdamWConfig{0.9f, 0.99f, 1e-8f, 0.01f});
-    loader = std::make_unique<BatchLoader>(data, 2, 8, 5);
-  }
-  float step() {
-    Tensor x, y;
-    loader->next(x, y);
-    Tensor h = model->hidden(x, &dropout);                                  // (B,T,C)
-    Tensor lm = cross_entropy(model->lm_head(h), y, Tensor(), -1, model->config().V);
-    Tensor v = head->at_every_position(h);                                  // (B,T)
-    Tensor loss = add(lm, mean(mul(v, v)));
-    const float value = loss.item();
-    loss.backward();
-    opt_model->step(model->params(), model->grads(), 1e-2f);
-    opt_head->step(head->params(), head->grads(), 5e-2f);
-    model->zero_grad();
-    head->zero_grad();
-    return value;
-  }
-};
-
-TokenDataset tiny_data() {
-  TokenDataset d;
-  d.n_vocab = 30;
-  TokenSource s;
-  s.name = "counting";
-  for (int i = 0; i < 400; i++) s.train.push_back(static_cast<uint16_t>((i * 7 + i / 13) % 30));
-  d.sources.push_back(s);
-  return d;
-}
-
-std::unique_ptr<GPT> fresh_model() {
-  GPTConfig c;
-  c.L = 1, c.NH = 2, c.C = 16, c.max_T = 8, c.V = 30, c.Vp = padded_vocab(30), c.dropout = 0.1f;
-  auto m = std::make_unique<GPT>(c);
-  m->init_gpt2(11);
-  return m;
-}
-}  // namespace
-
 TEST_F(TrainStateFile, TwoParameterSetsResumeBitForBit) {
-  const TokenDataset data = tiny_data();
+  const TokenDataset data = sog::testing::tiny_data();
   const int N = 3;
-  auto make = [&] {
-    auto m = fresh_model();
-    auto h = std::make_unique<ScalarHead>(m->config().C);
-    h->init(12);
-    return TwoSets(data, std::move(m), std::move(h));
-  };
+  auto make = [&] { return sog::testing::fresh_two_sets(data); };
   // Uninterrupted: 2N steps.
   TwoSets whole = make();
   std::vector<float> whole_losses;
@@ -246,12 +187,7 @@ TEST_F(TrainStateFile, TwoParameterSetsResumeBitForBit) {
     st.add_rng("dropout", first.dropout);
     save_train_state(p("run/state.bin"), st);
   }
-  LoadedModel loaded = load_model_folder(p("run"));
-  GPTConfig c = loaded.model->config();
-  c.dropout = 0.1f;  // dropout is a training setting, not part of the checkpoint
-  auto model = std::make_unique<GPT>(c);
-  model->params().copy_from(loaded.model->params());
-  TwoSets second(data, std::move(model), std::move(loaded.head));
+  TwoSets second = sog::testing::two_sets_from_files(data, p("run/model.bin"), p("run/head.bin"));
   const TrainState st = load_train_state(p("run/state.bin"));
   st.restore_set("gpt", *second.opt_model);
   st.restore_set("head", *second.opt_head);

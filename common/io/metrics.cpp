@@ -1,6 +1,7 @@
 #include "common/io/metrics.h"
 
 #include <omp.h>
+#include <sys/resource.h>
 
 #include <cerrno>
 #include <cmath>
@@ -56,6 +57,18 @@ void require_finite(double value, const char* what, int64_t step) {
 
 nlohmann::json cpu_json() {
   return {{"cpu_isa", isa_name(active_isa())}, {"cpu", cpu_model_name()}, {"threads", omp_get_max_threads()}};
+}
+
+nlohmann::json cpu_isas_json() {
+  nlohmann::json runnable = nlohmann::json::array();
+  for (Isa isa : runnable_isas()) runnable.push_back(isa_name(isa));
+  return {{"active", isa_name(active_isa())}, {"runnable", runnable}, {"cpu", cpu_model_name()}};
+}
+
+double peak_rss_mb() {
+  struct rusage usage;
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // Linux: kilobytes
 }
 
 }  // namespace sog

@@ -41,5 +41,10 @@ void require_finite(double value, const char* what, int64_t step);
 // kernels (common/cpu/isa.h), the CPU's model name and the OpenMP threads, e.g.
 //   {"cpu_isa": "avx2", "cpu": "AMD EPYC 7B12", "threads": 2}
 nlohmann::json cpu_json();
+// The instruction sets this CPU runs and the one in use, for `pretrain cpu` and scripts that pick
+// one per run (SOG_CPU=…): {"active": "avx2", "runnable": ["generic", "avx2"], "cpu": "…"}
+nlohmann::json cpu_isas_json();
+// This process's peak resident memory in MB (getrusage), for summaries and benchmark records.
+double peak_rss_mb();
 
 }  // namespace sog
