@@ -251,7 +251,9 @@ TEST_F(PretrainCli, FewshotSamplesVoteAndRefusesWhatItCannotDo) {
   // Tools run inside generation; lookup's people come from a world folder's people.jsonl.
   Result tools = run(dir_, base + " --tools --out " + (dir_ / "t.json").string());
   ASSERT_EQ(tools.status, 0) << tools.output;
-  EXPECT_EQ(nlohmann::json::parse(read_file((dir_ / "t.json").string()))["tools"], true);
+  const auto with_tools = nlohmann::json::parse(read_file((dir_ / "t.json").string()));
+  EXPECT_EQ(with_tools["tools"], true);
+  EXPECT_EQ(with_tools["max_new_tokens"], 4) << "--max-new-tokens given: it wins";
   Result no_world = run(dir_, base + " --tools --world " + (dir_ / "nowhere").string());
   EXPECT_NE(no_world.status, 0);
   EXPECT_NE(no_world.output.find("people.jsonl"), std::string::npos) << no_world.output;

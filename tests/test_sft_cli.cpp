@@ -154,6 +154,7 @@ TEST_F(SftCli, FullFineTuningThenChat) {
   EXPECT_EQ(c["chance"], (0.005 * 2 + 0.25) / 3);
   EXPECT_EQ(c["system"], "Be brief.");
   EXPECT_EQ(c["chain_of_thought"], true);
+  EXPECT_EQ(c["max_new_tokens"], 32) << "a worked reply gets room: 64 tokens, or half the context of 64";
   for (const char* list : {"examples", "failures"})
     for (const auto& r : c[list])
       EXPECT_EQ(r["page"], "<|system|>Be brief.<|end|><|user|>" + r["prompt"].get<std::string>() +

@@ -1,5 +1,6 @@
 #include "common/eval/eval_cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <stdexcept>
 
@@ -37,7 +38,9 @@ void add_eval_flags(CLI::App* cmd, EvalCommand& c, bool choose_format) {
   cmd->add_flag("--tools", s.prompt.tools, "let the model call tools (calc, lookup) while it answers");
   cmd->add_option("--world", c.world, "a world folder: lookup answers from its people.jsonl (with --tools)");
   cmd->add_option("--max-per-task", s.max_per_task, "0: all questions")->capture_default_str();
-  cmd->add_option("--max-new-tokens", s.max_new_tokens)->capture_default_str();
+  cmd->add_option("--max-new-tokens", s.max_new_tokens, "default with --chain-of-thought or --tools: at least 64")
+      ->capture_default_str()
+      ->each([&c](const std::string&) { c.max_new_tokens_given = true; });
   cmd->add_option("--samples", s.samples, "answers per question; above 1, the majority vote is reported too")
       ->capture_default_str();
   cmd->add_option("--temperature", s.sampling.temperature, "0 = greedy")->capture_default_str();
@@ -53,6 +56,9 @@ nlohmann::json run_eval_command(const EvalCommand& c, GPT& model, const Tokenize
   EvalSpec spec = c.spec;
   if (!c.mode.empty()) spec.prompt.format = prompt_format_from_name(c.mode);
   spec.context_length = model.config().max_T;
+  if (!c.max_new_tokens_given && (spec.prompt.chain_of_thought || spec.prompt.tools)) {
+    spec.max_new_tokens = std::max(spec.max_new_tokens, std::min(kWorkedReplyTokens, spec.context_length / 2));
+  }
   const std::vector<QuestionRow> questions = read_question_rows(c.eval_file);
   const ShotPool pool(read_question_rows(c.shots_from.empty() ? c.eval_file : c.shots_from));
   const std::map<std::string, double> chance = c.manifest.empty() ? std::map<std::string, double>{}

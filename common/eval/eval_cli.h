@@ -28,7 +28,13 @@ struct EvalCommand {
   std::string json_out, markdown_out;
   std::string mode;                   // --mode, when the command lets the user choose the format
   EvalSpec spec;                      // the caller's defaults (format, shots, max_new_tokens) first
+  bool max_new_tokens_given = false;  // --max-new-tokens was on the command line
 };
+
+// A reply that works (--chain-of-thought) or calls tools (--tools) is longer than a direct answer:
+// without --max-new-tokens it gets at least this many tokens (a calculator trace is about 30), or
+// half the model's context if that is less.
+constexpr int64_t kWorkedReplyTokens = 64;
 
 // choose_format: the command has --mode (its default: c.mode) and --system; otherwise the format
 // is c.spec.prompt.format. A bad --mode is refused while the command line is parsed.
