@@ -136,7 +136,7 @@ TEST(MatmulBf16, FewRowsPathMatchesFloat64Reference) {
     for (const auto& [K, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {37, 129}, {300, 200}}) {
       for (int flags = 0; flags < 8; flags++) {
         Problem p{M, K, N, false, bool(flags & 1), bool(flags & 2), bool(flags & 4)};
-        SCOPED_TRACE("matmul_forward_bf16b (few rows) " + describe(p));
+        SCOPED_TRACE("matmul_forward_bf16b (few rows: dot rows when trans_b) " + describe(p));
         expect_matches_reference(matmul_forward_bf16b, p, seed++);
       }
     }
