@@ -24,6 +24,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "common/tensor/tensor.h"
 
@@ -51,6 +52,9 @@ struct KVCache {
 
   static KVCache make(int64_t B, int64_t NH, int64_t max_T, int64_t HS);
   void reset() { length = 0; }  // a new sequence; the old entries are overwritten as it grows
+  // Row b as a cache of one row (B = 1) that shares its storage, empty (length 0): one sequence of a
+  // batch prefilled alone, with exactly the computation of a cache made for it alone.
+  KVCache row(int64_t b) const;
 };
 
 // Kernel: appends the Tn new tokens' k, v at positions length..length+Tn−1 of kcache, vcache
@@ -62,5 +66,20 @@ void attention_forward_cached(float* out, float* kcache, float* vcache, const fl
 // The op: qkv_new (B,Tn,3C) → (B,Tn,C); advances cache.length by Tn. Running past cache.max_T is an
 // error. Feeding a sequence whole or in pieces gives the same outputs as attention() on all of it.
 Tensor attention_forward_cached(const Tensor& qkv_new, int NH, KVCache& cache);
+
+// ---- batched decoding: the rows of a cache hold sequences of different lengths ----
+// One new token for each of n sequences: entry i lives in cache row rows[i] (distinct), whose
+// positions 0..lengths[i]−1 are filled; its k, v go to position lengths[i] and its query attends to
+// positions 0..lengths[i] of its own row. Each entry is the kernel above on its row alone (B = 1,
+// Tn = 1, length lengths[i]), the entries side by side on the threads: entry i's output has the
+// bits of that sequence decoded alone. qkv_new (n,3C) → out (n,C); kcache, vcache (B,NH,maxT,HS).
+void attention_forward_cached_rows(float* out, float* kcache, float* vcache, const float* qkv_new, int64_t n,
+                                   const int64_t* rows, const int64_t* lengths, int64_t C, int64_t NH, int64_t max_T);
+
+// The op: qkv_new (n,1,3C) → (n,1,C). The lengths are the caller's (cache.length is neither read nor
+// changed), who counts one more position in each entry's row after the call. Checks that the rows
+// exist and are distinct and that each has room for one more position.
+Tensor attention_forward_cached_rows(const Tensor& qkv_new, int NH, KVCache& cache, const std::vector<int64_t>& rows,
+                                     const std::vector<int64_t>& lengths);
 
 }  // namespace sog

@@ -74,6 +74,10 @@ void gather_logprobs_forward(float* out, float* lse, const float* logits, const 
   }
 }
 
+float logprob_row(const float* logits, int64_t V, int32_t id) {
+  return row_logsumexp(logits, V).log_prob(logits[id]);
+}
+
 void gather_logprobs_backward(float* dlogits, const float* logits, const float* lse, const int32_t* ids,
                               const float* dout, int64_t N, int64_t V, int64_t Vp) {
 #pragma omp parallel for if (N * V > kParallelFloats)

@@ -54,6 +54,9 @@ void gather_logprobs_forward(float* out, float* lse, const float* logits, const 
                              int64_t Vp);
 void gather_logprobs_backward(float* dlogits, const float* logits, const float* lse, const int32_t* ids,
                               const float* dout, int64_t N, int64_t V, int64_t Vp);
+// log p(id) in one row of logits over its first V entries: gather_logprobs_forward's number for
+// one row (a sampled token's log-probability while decoding, common/generate/generate_batch.h).
+float logprob_row(const float* logits, int64_t V, int32_t id);
 
 // The differentiable ops. An undefined `weights` means every row weighs 1.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& weights = Tensor(),
