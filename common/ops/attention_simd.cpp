@@ -43,16 +43,19 @@ static void transpose_rows(float* kt, const float* rows, int64_t stride, int64_t
 
 // For nq ≤ kRows queries q_r = q0 + r·q_stride (HS each): s[r·ld + t2] = scale · Σ_i q_r[i]·kt[i·ld + t2]
 // for t2 < padded_keys(n). Columns ≥ n are zeros times q: harmless, and never read as scores.
+// R: the rows of the register block (kRows; 1 for the single query of a decoding step, which would
+// otherwise compute kRows − 1 repeats). A query's numbers are the same whatever R.
+template <int64_t R = kRows>
 static void scores_block(float* s, const float* q0, int64_t q_stride, int64_t nq, const float* kt, int64_t ld,
                          int64_t n, int64_t HS, float scale) {
-  const float* q[kRows];
-  for (int64_t r = 0; r < kRows; r++) q[r] = q0 + std::min(r, nq - 1) * q_stride;  // extra rows: repeats
+  const float* q[R];
+  for (int64_t r = 0; r < R; r++) q[r] = q0 + std::min(r, nq - 1) * q_stride;  // extra rows: repeats
   for (int64_t t2 = 0; t2 < n; t2 += kKeyLanes) {
-    float acc[kRows][kKeyLanes] = {};
+    float acc[R][kKeyLanes] = {};
     for (int64_t i = 0; i < HS; i++) {
       const float* row = kt + i * ld + t2;
 #pragma GCC unroll 8
-      for (int64_t r = 0; r < kRows; r++) {
+      for (int64_t r = 0; r < R; r++) {
         const float qi = q[r][i];
 #pragma omp simd
         for (int64_t j = 0; j < kKeyLanes; j++) acc[r][j] += qi * row[j];
@@ -98,14 +101,16 @@ static inline void softmax_in_place(float* att, int64_t n) {
 //   dst_d += Σ_{m<n} (scale · coef(d, m)) · row_m,   coef(d, m) = coefs[d·coef_d + m·coef_m],
 // rows `row_stride` floats apart. Sixteen lanes of the kRows destinations stay in registers across
 // all n rows; each lane sums its rows in order 0..n−1. Without accumulate, dst_d = (the sum).
+// R: the destinations of the register block, as scores_block's.
+template <int64_t R = kRows>
 static void accumulate_rows_block(float* dst0, int64_t dst_stride, int64_t nd, const float* coefs, int64_t coef_d,
                                   int64_t coef_m, float scale, const float* rows, int64_t row_stride, int64_t n,
                                   int64_t HS, bool accumulate = true) {
-  const float* coef[kRows];
-  for (int64_t d = 0; d < kRows; d++) coef[d] = coefs + std::min(d, nd - 1) * coef_d;  // extra: repeats
+  const float* coef[R];
+  for (int64_t d = 0; d < R; d++) coef[d] = coefs + std::min(d, nd - 1) * coef_d;  // extra: repeats
   for (int64_t c = 0; c < HS; c += kKeyLanes) {
     const int64_t width = std::min(kKeyLanes, HS - c);
-    float acc[kRows][kKeyLanes] = {};
+    float acc[R][kKeyLanes] = {};
     if (accumulate)
       for (int64_t d = 0; d < nd; d++)
         for (int64_t j = 0; j < width; j++) acc[d][j] = dst0[d * dst_stride + c + j];
@@ -113,7 +118,7 @@ static void accumulate_rows_block(float* dst0, int64_t dst_stride, int64_t nd, c
       for (int64_t m = 0; m < n; m++) {
         const float* row = rows + m * row_stride + c;
 #pragma GCC unroll 8
-        for (int64_t d = 0; d < kRows; d++) {
+        for (int64_t d = 0; d < R; d++) {
           const float a = coef[d][m * coef_m] * scale;
 #pragma omp simd
           for (int64_t j = 0; j < kKeyLanes; j++) acc[d][j] += a * row[j];
@@ -122,7 +127,7 @@ static void accumulate_rows_block(float* dst0, int64_t dst_stride, int64_t nd, c
     } else {
       for (int64_t m = 0; m < n; m++) {
         const float* row = rows + m * row_stride + c;
-        for (int64_t d = 0; d < kRows; d++) {
+        for (int64_t d = 0; d < R; d++) {
           const float a = coef[d][m * coef_m] * scale;
           for (int64_t j = 0; j < width; j++) acc[d][j] += a * row[j];
         }
@@ -141,13 +146,21 @@ static void attend_block(float* out0, int64_t out_stride, float* s, const float*
                          int64_t p0, const float* kt, int64_t ld, const float* values, int64_t v_stride, int64_t HS,
                          float scale) {
   const int64_t n = p0 + nq;  // keys the block's last query sees
-  scores_block(s, q0, q_stride, nq, kt, ld, n, HS, scale);
+  if (nq == 1) {  // a decoding step
+    scores_block<1>(s, q0, q_stride, nq, kt, ld, n, HS, scale);
+  } else {
+    scores_block(s, q0, q_stride, nq, kt, ld, n, HS, scale);
+  }
   for (int64_t r = 0; r < nq; r++) {
     float* sr = s + r * ld;
     softmax_in_place(sr, p0 + r + 1);
     for (int64_t t2 = p0 + r + 1; t2 < n; t2++) sr[t2] = 0.0f;  // the future gets no weight
   }
-  accumulate_rows_block(out0, out_stride, nq, s, ld, 1, 1.0f, values, v_stride, n, HS, /*accumulate=*/false);
+  if (nq == 1) {
+    accumulate_rows_block<1>(out0, out_stride, nq, s, ld, 1, 1.0f, values, v_stride, n, HS, /*accumulate=*/false);
+  } else {
+    accumulate_rows_block(out0, out_stride, nq, s, ld, 1, 1.0f, values, v_stride, n, HS, /*accumulate=*/false);
+  }
 }
 
 void attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t C, int64_t NH) {
