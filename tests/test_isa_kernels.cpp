@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/cpu/kernels.h"
+#include "common/ops/attention.h"
 #include "common/ops/layernorm.h"
 #include "common/tensor/random.h"
 #include "common/tensor/tensor.h"
@@ -239,7 +240,7 @@ TEST_P(IsaKernels, AttentionForwardBackwardAndKVCache) {
     expect_close(dqkv, rdqkv, 1e-5, 1e-4, "attention_backward dqkv" + at);
     // The KV-cache path: the first T−1 positions in one call, then the last one, as in decoding.
     const int64_t HS = s.C / s.NH, max_T = s.T + 3;
-    std::vector<float> kc(s.B * s.NH * max_T * HS, 0.0f), vc(kc.size(), 0.0f), cached(BT * s.C);
+    std::vector<float> kc(s.B * s.NH * HS * kv_cache_key_stride(max_T), 0.0f), vc(s.B * s.NH * max_T * HS, 0.0f);
     std::vector<float> first(s.B * (s.T - 1) * 3 * s.C), last(s.B * 3 * s.C);
     for (int64_t b = 0; b < s.B; b++) {
       std::copy_n(qkv.begin() + b * s.T * 3 * s.C, (s.T - 1) * 3 * s.C, first.begin() + b * (s.T - 1) * 3 * s.C);

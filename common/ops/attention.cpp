@@ -79,7 +79,7 @@ KVCache KVCache::make(int64_t B, int64_t NH, int64_t max_T, int64_t HS) {
                                 std::to_string(NH) + ", " + std::to_string(max_T) + ", " + std::to_string(HS) + ")");
   }
   KVCache cache;
-  cache.k = Tensor::zeros({B, NH, max_T, HS});
+  cache.k = Tensor::zeros({B, NH, HS, kv_cache_key_stride(max_T)});
   cache.v = Tensor::zeros({B, NH, max_T, HS});
   cache.max_T = max_T;
   return cache;
@@ -104,7 +104,8 @@ Tensor attention_forward_cached(const Tensor& qkv_new, int NH, KVCache& cache) {
   if (!cache.k.defined() || !cache.v.defined()) {
     throw std::invalid_argument(std::string(op) + ": cache: expected a cache from KVCache::make, found an empty one");
   }
-  check_shape(cache.k, Shape{B, NH, cache.max_T, HS}, "attention_forward_cached: cache.k (B,NH,maxT,HS)");
+  check_shape(cache.k, Shape{B, NH, HS, kv_cache_key_stride(cache.max_T)},
+              "attention_forward_cached: cache.k (B,NH,HS,kv_cache_key_stride(maxT))");
   check_shape(cache.v, Shape{B, NH, cache.max_T, HS}, "attention_forward_cached: cache.v (B,NH,maxT,HS)");
   if (cache.length + Tn > cache.max_T) {
     throw std::out_of_range(std::string(op) + ": the KV cache is full: it holds max_T = " +
@@ -123,13 +124,14 @@ Tensor attention_forward_cached(const Tensor& qkv_new, int NH, KVCache& cache) {
 
 void attention_forward_cached_rows(float* out, float* kcache, float* vcache, const float* qkv_new, int64_t n,
                                    const int64_t* rows, const int64_t* lengths, int64_t C, int64_t NH, int64_t max_T) {
-  const int64_t row_floats = NH * max_T * (C / NH);  // one row of the cache: (NH,maxT,HS)
+  const int64_t HS = C / NH;
+  const int64_t k_row = NH * HS * kv_cache_key_stride(max_T), v_row = NH * max_T * HS;  // one row of each
   int64_t keys = 0;                                   // the work: keys attended, over the entries
   for (int64_t i = 0; i < n; i++) keys += lengths[i] + 1;
   // (Inside the loop the kernel's own threads stay off: a nested region runs on one thread.)
 #pragma omp parallel for schedule(dynamic) if (keys * C > (1 << 15))
   for (int64_t i = 0; i < n; i++) {
-    attention_forward_cached(out + i * C, kcache + rows[i] * row_floats, vcache + rows[i] * row_floats,
+    attention_forward_cached(out + i * C, kcache + rows[i] * k_row, vcache + rows[i] * v_row,
                              qkv_new + i * 3 * C, 1, 1, C, NH, max_T, lengths[i]);
   }
 }
@@ -147,7 +149,8 @@ Tensor attention_forward_cached_rows(const Tensor& qkv_new, int NH, KVCache& cac
     throw std::invalid_argument(std::string(op) + ": cache: expected a cache from KVCache::make, found an empty one");
   }
   const int64_t B = cache.k.size(0);
-  check_shape(cache.k, Shape{B, NH, cache.max_T, HS}, "attention_forward_cached_rows: cache.k (B,NH,maxT,HS)");
+  check_shape(cache.k, Shape{B, NH, HS, kv_cache_key_stride(cache.max_T)},
+              "attention_forward_cached_rows: cache.k (B,NH,HS,kv_cache_key_stride(maxT))");
   check_shape(cache.v, Shape{B, NH, cache.max_T, HS}, "attention_forward_cached_rows: cache.v (B,NH,maxT,HS)");
   if (static_cast<int64_t>(rows.size()) != n || static_cast<int64_t>(lengths.size()) != n) {
     throw std::invalid_argument(std::string(op) + ": expected one row index and one length per entry of qkv_new (" +

@@ -19,7 +19,8 @@ namespace sog::SOG_ISA {
 // tile: each step loads one row of Kᵀ and multiplies it by q[i] of kRows queries (kRows independent
 // accumulators, one load for kRows fused multiply-adds; a dot product per key would also need a
 // horizontal add across vector lanes). Weighted sums of rows (P·V, and the gradients dq, dk, dv)
-// likewise load a row once and add it into kRows accumulators kept in registers.
+// likewise load a row once and add it into kRows accumulators kept in registers. The KV cache keeps
+// its keys in that Kᵀ layout already (attention.h), so a decoding step transposes nothing.
 //
 // The numbers do not depend on the blocking: each score is summed over i in order 0..HS−1, and each
 // weighted sum over its rows in order, a row beyond a query's causal horizon contributing an exact
@@ -262,36 +263,36 @@ void attention_backward(float* dqkv, float* dpreatt, const float* dout, const fl
 
 void attention_forward_cached(float* out, float* kcache, float* vcache, const float* qkv_new, int64_t B,
                               int64_t Tn, int64_t C, int64_t NH, int64_t max_T, int64_t length) {
-  const int64_t C3 = 3 * C, HS = C / NH;
+  const int64_t C3 = 3 * C, HS = C / NH, ldk = kv_cache_key_stride(max_T);
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  // Append: the new tokens' k and v go to positions length..length+Tn−1 of their head's rows.
+  // Append: the new tokens' k become columns length..length+Tn−1 of their head's Kᵀ (HS,ldk), their
+  // v rows length..length+Tn−1 of the head's values (maxT,HS).
   for (int64_t b = 0; b < B; b++) {
     for (int64_t h = 0; h < NH; h++) {
+      float* kt = kcache + (b * NH + h) * HS * ldk;
       for (int64_t j = 0; j < Tn; j++) {
         const float* k = qkv_new + (b * Tn + j) * C3 + C + h * HS;  // (HS)
         const float* v = k + C;                                      // (HS)
-        const int64_t row = ((b * NH + h) * max_T + length + j) * HS;
+        float* vrow = vcache + ((b * NH + h) * max_T + length + j) * HS;
         for (int64_t i = 0; i < HS; i++) {
-          kcache[row + i] = k[i];
-          vcache[row + i] = v[i];
+          kt[i * ldk + length + j] = k[i];
+          vrow[i] = v[i];
         }
       }
     }
   }
   // Attend: the query at absolute position p = length + j sees cache positions 0..p.
-  const int64_t n = length + Tn, ld = padded_keys(n);
+  const int64_t n = length + Tn;
 #pragma omp parallel for collapse(2) schedule(static, 1) if (B * NH * Tn * n * HS > (1 << 16))
   for (int64_t b = 0; b < B; b++) {
     for (int64_t h = 0; h < NH; h++) {
-      float* kt = attention_thread_scratch(static_cast<size_t>((HS + kRows) * ld));  // (HS,ld) Kᵀ, then (kRows,ld)
-      float* s = kt + HS * ld;
-      const float* keys = kcache + (b * NH + h) * max_T * HS;  // (maxT,HS)
-      const float* values = vcache + (b * NH + h) * max_T * HS;
-      transpose_rows(kt, keys, HS, n, ld, HS);
+      float* s = attention_thread_scratch(static_cast<size_t>(kRows * ldk));  // (kRows,ldk) probabilities
+      const float* kt = kcache + (b * NH + h) * HS * ldk;                       // (HS,ldk) Kᵀ
+      const float* values = vcache + (b * NH + h) * max_T * HS;                // (maxT,HS)
       for (int64_t j = 0; j < Tn; j += kRows) {
         const int64_t nq = std::min(kRows, Tn - j);
         attend_block(out + (b * Tn + j) * C + h * HS, C, s, qkv_new + (b * Tn + j) * C3 + h * HS, C3, nq,
-                     length + j, kt, ld, values, HS, HS, scale);
+                     length + j, kt, ldk, values, HS, HS, scale);
       }
     }
   }
