@@ -33,10 +33,6 @@ constexpr int64_t kRowBlock = 4, kColBlock = 4;  // 16 accumulators: 16 of the 3
 constexpr int64_t kRowBlock = 2, kColBlock = 2;  // 4 accumulators: 8 ymm (AVX2) or 16 q (NEON) registers
 #endif
 constexpr int64_t kChunkCols = 32;  // output columns per work item of the threads
-// The weight rows are read side by side, kColBlock streams at once, straight from memory at a
-// single row of A: each is requested this far ahead (the hardware prefetcher alone left a decoding
-// step ~2x slower than one stream read row by row).
-constexpr int64_t kPrefetchFloats = 128;
 
 // ((x0 + x8) + (x4 + x12)) + ((x2 + x10) + (x6 + x14)) + … : the lanes in one fixed tree.
 inline float lane_sum(const float* x) {
@@ -48,19 +44,23 @@ inline float lane_sum(const float* x) {
   return (quarter[0] + quarter[2]) + (quarter[1] + quarter[3]);
 }
 
-// C[r][n0+j] (row stride N) for ROWS rows of A (row stride K) and cols ≤ kColBlock rows of B
-// starting at row n0: (C if accumulate) + A_r · B_(n0+j) + bias[n0+j].
-template <int64_t ROWS, typename TB>
+// C[r][n0+j] (row stride N) for ROWS rows of A (row stride K) and cols ≤ COLS rows of B starting
+// at row n0: (C if accumulate) + A_r · B_(n0+j) + bias[n0+j].
+template <int64_t ROWS, int64_t COLS, typename TB>
 void dot_block(float* C, int64_t N, const float* A, const TB* B, const float* bias, int64_t K, int64_t n0,
                int64_t cols, bool accumulate) {
-  const TB* b[kColBlock];
-  for (int64_t j = 0; j < kColBlock; j++) b[j] = B + (n0 + std::min(j, cols - 1)) * K;  // extra columns: repeats
-  float acc[ROWS][kColBlock][kLanes] = {};
+  const TB* b[COLS];
+  for (int64_t j = 0; j < COLS; j++) b[j] = B + (n0 + std::min(j, cols - 1)) * K;  // extra columns: repeats
+  // The next block's COLS weight rows are contiguous: requested in address order, a cache line for
+  // each line read here, so they arrive while this block computes. (A single row is one sequential
+  // stream, which the hardware prefetcher follows alone.)
+  const TB* next = COLS > 1 && n0 + 2 * COLS <= N ? B + (n0 + COLS) * K : nullptr;
+  float acc[ROWS][COLS][kLanes] = {};
   int64_t k = 0;
   for (; k + kLanes <= K; k += kLanes) {
 #pragma GCC unroll 4
-    for (int64_t j = 0; j < kColBlock; j++) {
-      __builtin_prefetch(b[j] + k + kPrefetchFloats);  // (past a row's end: the next rows, read next)
+    for (int64_t j = 0; j < COLS; j++) {
+      if (next) __builtin_prefetch(next + COLS * k + j * kLanes);
 #pragma GCC unroll 4
       for (int64_t r = 0; r < ROWS; r++) {
         const float* a = A + r * K + k;
@@ -69,7 +69,7 @@ void dot_block(float* C, int64_t N, const float* A, const TB* B, const float* bi
       }
     }
   }
-  for (int64_t j = 0; j < kColBlock; j++)
+  for (int64_t j = 0; j < COLS; j++)
     for (int64_t r = 0; r < ROWS; r++)
       for (int64_t l = 0; k + l < K; l++) acc[r][j][l] += A[r * K + k + l] * to_f32(b[j][k + l]);
   for (int64_t r = 0; r < ROWS; r++) {
@@ -80,10 +80,20 @@ void dot_block(float* C, int64_t N, const float* A, const TB* B, const float* bi
   }
 }
 
+// The block of `rows` (1..kRowBlock) rows of A against cols ≤ kColBlock weight rows from n0. A
+// single row reads its weight rows one after another instead: that product is memory-bound, and
+// one sequential stream keeps the hardware prefetcher ahead where kColBlock interleaved ones
+// (without dot_block's prefetch) reached half the bandwidth (GPT-2's LM head from memory, one
+// AVX-512 thread: 14.5 GB/s interleaved, 30–32 one row at a time, as the old few-rows path). The
+// numbers are the same either way: each dot product keeps its own order.
 template <int64_t... R, typename TB>
 void dot_block_rows(std::integer_sequence<int64_t, R...>, int64_t rows, float* C, int64_t N, const float* A,
                     const TB* B, const float* bias, int64_t K, int64_t n0, int64_t cols, bool accumulate) {
-  (void)((rows == R + 1 && (dot_block<R + 1>(C, N, A, B, bias, K, n0, cols, accumulate), true)) || ...);
+  if (rows == 1) {
+    for (int64_t j = 0; j < cols; j++) dot_block<1, 1>(C, N, A, B, bias, K, n0 + j, 1, accumulate);
+    return;
+  }
+  (void)((rows == R + 1 && (dot_block<R + 1, kColBlock>(C, N, A, B, bias, K, n0, cols, accumulate), true)) || ...);
 }
 
 template <typename TB>
