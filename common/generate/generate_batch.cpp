@@ -1,6 +1,9 @@
 #include "common/generate/generate_batch.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <exception>
 #include <stdexcept>
 #include <string>
 
@@ -27,6 +30,51 @@ struct Slot {
   Tensor logits;                 // the next token's logits: row logits_row of this (·,Vp) tensor
   int64_t logits_row = 0;
 };
+
+// One token for each decoding row: its last token goes in at its own position and its logits come
+// back (slot.logits). The rows go in groups of at most kMatmulDotRowsMaxM, whose matmuls keep every
+// row's bits (matmul_kernels.h). With several threads and enough rows the groups run side by side,
+// a thread each (the ops inside a group then run on that one thread: a nested parallel region), so
+// a step forks and joins once instead of once per op, each op's work being small: at B = 16 the
+// small preset's ops split across 2 threads spent most of a step waiting for each other whenever
+// another process held a core.
+constexpr int64_t kRowsPerThreadMin = 4;  // fewer rows per group: the ops' own threads instead
+
+void decode_step(GPT& model, std::vector<KVCache>& caches, std::vector<Slot>& slots, const std::vector<int64_t>& decoding) {
+  const int64_t live = static_cast<int64_t>(decoding.size());
+  if (live == 0) return;
+  int64_t groups = (live + kMatmulDotRowsMaxM - 1) / kMatmulDotRowsMaxM;
+  groups = std::max(groups, std::min<int64_t>(omp_get_max_threads(), live / kRowsPerThreadMin));
+  std::vector<Tensor> logits(groups);
+  std::vector<std::exception_ptr> errors(groups);
+#pragma omp parallel for schedule(dynamic) if (groups > 1)
+  for (int64_t g = 0; g < groups; g++) {
+    try {
+      std::vector<int32_t> ids;
+      std::vector<int64_t> rows, lengths;
+      for (int64_t j = live * g / groups; j < live * (g + 1) / groups; j++) {
+        const Slot& slot = slots[decoding[j]];
+        ids.push_back(slot.context.back());
+        rows.push_back(decoding[j]);
+        lengths.push_back(slot.cached);
+      }
+      logits[g] = model.forward_cached_rows(ids, rows, lengths, caches);  // (rows,Vp)
+    } catch (...) {
+      errors[g] = std::current_exception();
+    }
+  }
+  for (const std::exception_ptr& e : errors)
+    if (e) std::rethrow_exception(e);
+  for (int64_t g = 0; g < groups; g++) {
+    const int64_t first = live * g / groups;
+    for (int64_t j = first; j < live * (g + 1) / groups; j++) {
+      Slot& slot = slots[decoding[j]];
+      slot.logits = logits[g];
+      slot.logits_row = j - first;
+      slot.cached++;
+    }
+  }
+}
 
 }  // namespace
 
@@ -106,26 +154,7 @@ std::vector<GeneratedRow> generate_batch(GPT& model, const std::vector<std::vect
       }
     }
     if (!live) break;
-    // One token for every decoding row, in groups whose matmuls keep each row's bits (at most
-    // kMatmulDotRowsMaxM rows: matmul_kernels.h).
-    for (size_t g0 = 0; g0 < decoding.size(); g0 += kMatmulDotRowsMaxM) {
-      const size_t g1 = std::min(decoding.size(), g0 + static_cast<size_t>(kMatmulDotRowsMaxM));
-      std::vector<int32_t> ids;
-      std::vector<int64_t> rows, lengths;
-      for (size_t j = g0; j < g1; j++) {
-        const Slot& slot = slots[decoding[j]];
-        ids.push_back(slot.context.back());
-        rows.push_back(decoding[j]);
-        lengths.push_back(slot.cached);
-      }
-      Tensor logits = model.forward_cached_rows(ids, rows, lengths, caches);  // (rows,Vp)
-      for (size_t j = g0; j < g1; j++) {
-        Slot& slot = slots[decoding[j]];
-        slot.logits = logits;
-        slot.logits_row = static_cast<int64_t>(j - g0);
-        slot.cached++;
-      }
-    }
+    decode_step(model, caches, slots, decoding);
   }
   return out;
 }
