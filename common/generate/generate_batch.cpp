@@ -46,25 +46,32 @@ void decode_step(GPT& model, std::vector<KVCache>& caches, std::vector<Slot>& sl
   int64_t groups = (live + kMatmulDotRowsMaxM - 1) / kMatmulDotRowsMaxM;
   groups = std::max(groups, std::min<int64_t>(omp_get_max_threads(), live / kRowsPerThreadMin));
   std::vector<Tensor> logits(groups);
-  std::vector<std::exception_ptr> errors(groups);
-#pragma omp parallel for schedule(dynamic) if (groups > 1)
-  for (int64_t g = 0; g < groups; g++) {
-    try {
-      std::vector<int32_t> ids;
-      std::vector<int64_t> rows, lengths;
-      for (int64_t j = live * g / groups; j < live * (g + 1) / groups; j++) {
-        const Slot& slot = slots[decoding[j]];
-        ids.push_back(slot.context.back());
-        rows.push_back(decoding[j]);
-        lengths.push_back(slot.cached);
-      }
-      logits[g] = model.forward_cached_rows(ids, rows, lengths, caches);  // (rows,Vp)
-    } catch (...) {
-      errors[g] = std::current_exception();
+  auto run_group = [&](int64_t g) {
+    std::vector<int32_t> ids;
+    std::vector<int64_t> rows, lengths;
+    for (int64_t j = live * g / groups; j < live * (g + 1) / groups; j++) {
+      const Slot& slot = slots[decoding[j]];
+      ids.push_back(slot.context.back());
+      rows.push_back(decoding[j]);
+      lengths.push_back(slot.cached);
     }
+    logits[g] = model.forward_cached_rows(ids, rows, lengths, caches);  // (rows,Vp)
+  };
+  if (groups == 1) {
+    run_group(0);  // (not inside an inactive parallel region, whose nested ones would be new teams)
+  } else {
+    std::vector<std::exception_ptr> errors(groups);
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t g = 0; g < groups; g++) {
+      try {
+        run_group(g);
+      } catch (...) {
+        errors[g] = std::current_exception();
+      }
+    }
+    for (const std::exception_ptr& e : errors)
+      if (e) std::rethrow_exception(e);
   }
-  for (const std::exception_ptr& e : errors)
-    if (e) std::rethrow_exception(e);
   for (int64_t g = 0; g < groups; g++) {
     const int64_t first = live * g / groups;
     for (int64_t j = first; j < live * (g + 1) / groups; j++) {

@@ -128,12 +128,17 @@ void attention_forward_cached_rows(float* out, float* kcache, float* vcache, con
   const int64_t k_row = NH * HS * kv_cache_key_stride(max_T), v_row = NH * max_T * HS;  // one row of each
   int64_t keys = 0;                                   // the work: keys attended, over the entries
   for (int64_t i = 0; i < n; i++) keys += lengths[i] + 1;
-  // (Inside the loop the kernel's own threads stay off: a nested region runs on one thread.)
-#pragma omp parallel for schedule(dynamic) if (keys * C > (1 << 15))
-  for (int64_t i = 0; i < n; i++) {
+  auto entry = [&](int64_t i) {
     attention_forward_cached(out + i * C, kcache + rows[i] * k_row, vcache + rows[i] * v_row,
                              qkv_new + i * 3 * C, 1, 1, C, NH, max_T, lengths[i]);
+  };
+  if (n == 1 || keys * C <= (1 << 15)) {  // (the kernel may use the threads for one long row's heads)
+    for (int64_t i = 0; i < n; i++) entry(i);
+    return;
   }
+  // The kernel's own threads stay off in here: a nested region runs on one thread.
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t i = 0; i < n; i++) entry(i);
 }
 
 Tensor attention_forward_cached_rows(const Tensor& qkv_new, int NH, KVCache& cache, const std::vector<int64_t>& rows,
