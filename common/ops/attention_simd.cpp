@@ -42,31 +42,41 @@ static void transpose_rows(float* kt, const float* rows, int64_t stride, int64_t
   }
 }
 
+// Columns t2..t2+W−1 of scores_block, W a multiple of sixteen lanes.
+template <int64_t R, int64_t W>
+static inline void scores_chunk(float* s, const float* const* q, int64_t nq, const float* kt, int64_t ld, int64_t t2,
+                                int64_t HS, float scale) {
+  float acc[R][W] = {};
+  for (int64_t i = 0; i < HS; i++) {
+    const float* row = kt + i * ld + t2;
+#pragma GCC unroll 8
+    for (int64_t r = 0; r < R; r++) {
+      const float qi = q[r][i];
+#pragma omp simd
+      for (int64_t j = 0; j < W; j++) acc[r][j] += qi * row[j];
+    }
+  }
+  for (int64_t r = 0; r < nq; r++) {
+#pragma omp simd
+    for (int64_t j = 0; j < W; j++) s[r * ld + t2 + j] = acc[r][j] * scale;
+  }
+}
+
 // For nq ≤ kRows queries q_r = q0 + r·q_stride (HS each): s[r·ld + t2] = scale · Σ_i q_r[i]·kt[i·ld + t2]
 // for t2 < padded_keys(n). Columns ≥ n are zeros times q: harmless, and never read as scores.
 // R: the rows of the register block (kRows; 1 for the single query of a decoding step, which would
-// otherwise compute kRows − 1 repeats). A query's numbers are the same whatever R.
+// otherwise compute kRows − 1 repeats). With one row, four chunks of sixteen keys go at once: four
+// independent chains of multiply-adds instead of one waiting on its own latency. A query's numbers
+// are the same whatever R (each score is summed over i in order).
 template <int64_t R = kRows>
 static void scores_block(float* s, const float* q0, int64_t q_stride, int64_t nq, const float* kt, int64_t ld,
                          int64_t n, int64_t HS, float scale) {
+  constexpr int64_t W = R == 1 ? 4 * kKeyLanes : kKeyLanes;
   const float* q[R];
   for (int64_t r = 0; r < R; r++) q[r] = q0 + std::min(r, nq - 1) * q_stride;  // extra rows: repeats
-  for (int64_t t2 = 0; t2 < n; t2 += kKeyLanes) {
-    float acc[R][kKeyLanes] = {};
-    for (int64_t i = 0; i < HS; i++) {
-      const float* row = kt + i * ld + t2;
-#pragma GCC unroll 8
-      for (int64_t r = 0; r < R; r++) {
-        const float qi = q[r][i];
-#pragma omp simd
-        for (int64_t j = 0; j < kKeyLanes; j++) acc[r][j] += qi * row[j];
-      }
-    }
-    for (int64_t r = 0; r < nq; r++) {
-#pragma omp simd
-      for (int64_t j = 0; j < kKeyLanes; j++) s[r * ld + t2 + j] = acc[r][j] * scale;
-    }
-  }
+  int64_t t2 = 0;
+  for (; t2 + W <= padded_keys(n); t2 += W) scores_chunk<R, W>(s, q, nq, kt, ld, t2, HS, scale);
+  for (; t2 < n; t2 += kKeyLanes) scores_chunk<R, kKeyLanes>(s, q, nq, kt, ld, t2, HS, scale);
 }
 
 // Σ_{t2<n} x[t2]·y[t2] (y = nullptr: Σ x[t2]) in one fixed order: sixteen lane sums over t2 ≡ j
@@ -98,40 +108,62 @@ static inline void softmax_in_place(float* att, int64_t n) {
   for (int64_t t2 = 0; t2 < n; t2++) att[t2] *= inv_sum;
 }
 
+// Channels c..c+W−1 of accumulate_rows_block, W a multiple of sixteen lanes, all within HS.
+template <int64_t R, int64_t W>
+static inline void accumulate_rows_chunk(float* dst0, int64_t dst_stride, int64_t nd, const float* const* coef,
+                                         int64_t coef_m, float scale, const float* rows, int64_t row_stride, int64_t n,
+                                         int64_t c, bool accumulate) {
+  float acc[R][W] = {};
+  if (accumulate)
+    for (int64_t d = 0; d < nd; d++)
+      for (int64_t j = 0; j < W; j++) acc[d][j] = dst0[d * dst_stride + c + j];
+  for (int64_t m = 0; m < n; m++) {
+    const float* row = rows + m * row_stride + c;
+#pragma GCC unroll 8
+    for (int64_t d = 0; d < R; d++) {
+      const float a = coef[d][m * coef_m] * scale;
+#pragma omp simd
+      for (int64_t j = 0; j < W; j++) acc[d][j] += a * row[j];
+    }
+  }
+  for (int64_t d = 0; d < nd; d++)
+    for (int64_t j = 0; j < W; j++) dst0[d * dst_stride + c + j] = acc[d][j];
+}
+
 // For nd ≤ kRows destinations dst_d = dst0 + d·dst_stride (HS each):
 //   dst_d += Σ_{m<n} (scale · coef(d, m)) · row_m,   coef(d, m) = coefs[d·coef_d + m·coef_m],
 // rows `row_stride` floats apart. Sixteen lanes of the kRows destinations stay in registers across
 // all n rows; each lane sums its rows in order 0..n−1. Without accumulate, dst_d = (the sum).
-// R: the destinations of the register block, as scores_block's.
+// R: the destinations of the register block, as scores_block's; with one, up to four chunks of
+// sixteen channels go at once (independent chains, as there).
 template <int64_t R = kRows>
 static void accumulate_rows_block(float* dst0, int64_t dst_stride, int64_t nd, const float* coefs, int64_t coef_d,
                                   int64_t coef_m, float scale, const float* rows, int64_t row_stride, int64_t n,
                                   int64_t HS, bool accumulate = true) {
   const float* coef[R];
   for (int64_t d = 0; d < R; d++) coef[d] = coefs + std::min(d, nd - 1) * coef_d;  // extra: repeats
-  for (int64_t c = 0; c < HS; c += kKeyLanes) {
-    const int64_t width = std::min(kKeyLanes, HS - c);
+  int64_t c = 0;
+  if constexpr (R == 1) {
+    for (; c + 4 * kKeyLanes <= HS; c += 4 * kKeyLanes)
+      accumulate_rows_chunk<R, 4 * kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c,
+                                              accumulate);
+    for (; c + 2 * kKeyLanes <= HS; c += 2 * kKeyLanes)
+      accumulate_rows_chunk<R, 2 * kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c,
+                                              accumulate);
+  }
+  for (; c + kKeyLanes <= HS; c += kKeyLanes)
+    accumulate_rows_chunk<R, kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c, accumulate);
+  if (c < HS) {  // the last HS mod 16 channels
+    const int64_t width = HS - c;
     float acc[R][kKeyLanes] = {};
     if (accumulate)
       for (int64_t d = 0; d < nd; d++)
         for (int64_t j = 0; j < width; j++) acc[d][j] = dst0[d * dst_stride + c + j];
-    if (width == kKeyLanes) {
-      for (int64_t m = 0; m < n; m++) {
-        const float* row = rows + m * row_stride + c;
-#pragma GCC unroll 8
-        for (int64_t d = 0; d < R; d++) {
-          const float a = coef[d][m * coef_m] * scale;
-#pragma omp simd
-          for (int64_t j = 0; j < kKeyLanes; j++) acc[d][j] += a * row[j];
-        }
-      }
-    } else {
-      for (int64_t m = 0; m < n; m++) {
-        const float* row = rows + m * row_stride + c;
-        for (int64_t d = 0; d < R; d++) {
-          const float a = coef[d][m * coef_m] * scale;
-          for (int64_t j = 0; j < width; j++) acc[d][j] += a * row[j];
-        }
+    for (int64_t m = 0; m < n; m++) {
+      const float* row = rows + m * row_stride + c;
+      for (int64_t d = 0; d < R; d++) {
+        const float a = coef[d][m * coef_m] * scale;
+        for (int64_t j = 0; j < width; j++) acc[d][j] += a * row[j];
       }
     }
     for (int64_t d = 0; d < nd; d++)
