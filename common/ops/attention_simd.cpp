@@ -108,26 +108,31 @@ static inline void softmax_in_place(float* att, int64_t n) {
   for (int64_t t2 = 0; t2 < n; t2++) att[t2] *= inv_sum;
 }
 
-// Channels c..c+W−1 of accumulate_rows_block, W a multiple of sixteen lanes, all within HS.
+// Channels c..c+width−1 of accumulate_rows_block, width ≤ W (W a multiple of sixteen lanes): a
+// whole chunk vectorised, a ragged last one (HS mod 16 channels) element by element.
 template <int64_t R, int64_t W>
 static inline void accumulate_rows_chunk(float* dst0, int64_t dst_stride, int64_t nd, const float* const* coef,
                                          int64_t coef_m, float scale, const float* rows, int64_t row_stride, int64_t n,
-                                         int64_t c, bool accumulate) {
+                                         int64_t c, int64_t width, bool accumulate) {
   float acc[R][W] = {};
   if (accumulate)
     for (int64_t d = 0; d < nd; d++)
-      for (int64_t j = 0; j < W; j++) acc[d][j] = dst0[d * dst_stride + c + j];
+      for (int64_t j = 0; j < width; j++) acc[d][j] = dst0[d * dst_stride + c + j];
   for (int64_t m = 0; m < n; m++) {
     const float* row = rows + m * row_stride + c;
 #pragma GCC unroll 8
     for (int64_t d = 0; d < R; d++) {
       const float a = coef[d][m * coef_m] * scale;
+      if (width == W) {
 #pragma omp simd
-      for (int64_t j = 0; j < W; j++) acc[d][j] += a * row[j];
+        for (int64_t j = 0; j < W; j++) acc[d][j] += a * row[j];
+      } else {
+        for (int64_t j = 0; j < width; j++) acc[d][j] += a * row[j];
+      }
     }
   }
   for (int64_t d = 0; d < nd; d++)
-    for (int64_t j = 0; j < W; j++) dst0[d * dst_stride + c + j] = acc[d][j];
+    for (int64_t j = 0; j < width; j++) dst0[d * dst_stride + c + j] = acc[d][j];
 }
 
 // For nd ≤ kRows destinations dst_d = dst0 + d·dst_stride (HS each):
@@ -146,28 +151,14 @@ static void accumulate_rows_block(float* dst0, int64_t dst_stride, int64_t nd, c
   if constexpr (R == 1) {
     for (; c + 4 * kKeyLanes <= HS; c += 4 * kKeyLanes)
       accumulate_rows_chunk<R, 4 * kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c,
-                                              accumulate);
+                                              4 * kKeyLanes, accumulate);
     for (; c + 2 * kKeyLanes <= HS; c += 2 * kKeyLanes)
       accumulate_rows_chunk<R, 2 * kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c,
-                                              accumulate);
+                                              2 * kKeyLanes, accumulate);
   }
-  for (; c + kKeyLanes <= HS; c += kKeyLanes)
-    accumulate_rows_chunk<R, kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c, accumulate);
-  if (c < HS) {  // the last HS mod 16 channels
-    const int64_t width = HS - c;
-    float acc[R][kKeyLanes] = {};
-    if (accumulate)
-      for (int64_t d = 0; d < nd; d++)
-        for (int64_t j = 0; j < width; j++) acc[d][j] = dst0[d * dst_stride + c + j];
-    for (int64_t m = 0; m < n; m++) {
-      const float* row = rows + m * row_stride + c;
-      for (int64_t d = 0; d < R; d++) {
-        const float a = coef[d][m * coef_m] * scale;
-        for (int64_t j = 0; j < width; j++) acc[d][j] += a * row[j];
-      }
-    }
-    for (int64_t d = 0; d < nd; d++)
-      for (int64_t j = 0; j < width; j++) dst0[d * dst_stride + c + j] = acc[d][j];
+  for (; c < HS; c += kKeyLanes) {
+    accumulate_rows_chunk<R, kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c,
+                                        std::min(kKeyLanes, HS - c), accumulate);
   }
 }
 

@@ -115,7 +115,7 @@ const std::vector<MatmulBf16BVariant>& matmul_bf16b_variants() {
   return variants;
 }
 
-// The packed variants and the few-rows path, from the active instruction set's table
+// The packed variants and the products by dot rows, from the active instruction set's table
 // (cpu/kernels.h): matmul_<isa>.cpp and matmul_simd.cpp.
 void matmul_packed(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                    bool trans_a, bool trans_b, bool accumulate) {
