@@ -7,6 +7,9 @@
 
 #include "common/autograd/tape.h"
 #include "common/ops/cross_entropy.h"
+#include "common/ops/elementwise.h"
+#include "common/ops/reduce.h"
+#include "common/ops/softmax.h"
 #include "gradcheck.h"
 
 using namespace sog;
@@ -18,6 +21,16 @@ static double log_prob_f64(const std::vector<float>& x, int64_t i, int64_t t, in
   for (int64_t v = 0; v < V; v++) m = std::max(m, (double)x[i * Vp + v]);
   for (int64_t v = 0; v < V; v++) s += std::exp(x[i * Vp + v] - m);
   return x[i * Vp + t] - m - std::log(s);
+}
+
+// The message of entropy(logits, V)'s error, or "" when it throws none.
+static std::string error_of_entropy(const Tensor& logits, int64_t V) {
+  try {
+    entropy(logits, V);
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "";
 }
 
 // Float64 reference of the loss: Σ w_i · (−log p_{i,t_i}) / Σ w_i over rows with t_i ≠ ignore.
@@ -175,4 +188,69 @@ TEST(GatherLogprobs, GradientMatchesFiniteDifferences) {
   for (int i = 0; i < 6; i++)
     for (int v = 6; v < 8; v++) EXPECT_EQ(g[i * 8 + v], 0.0f);
   expect_gradients_match([&](auto& in) { return gather_logprobs(in[0], ids, 6); }, {random_input({2, 3, 8}, 13)});
+}
+
+// Float64 −Σ p log p over the first V of Vp columns of row i.
+static double entropy_f64(const std::vector<float>& x, int64_t i, int64_t V, int64_t Vp) {
+  double h = 0;
+  for (int64_t v = 0; v < V; v++) {
+    const double lp = log_prob_f64(x, i, v, V, Vp);
+    h -= std::exp(lp) * lp;
+  }
+  return h;
+}
+
+TEST(Entropy, ForwardMatchesFloat64AndPaddingIsInvisible) {
+  const int64_t V = 9, Vp = 16;
+  Tensor logits = Tensor::randn({2, 3, Vp}, 2.0f, 20);
+  std::vector<float> x = logits.to_vector();
+  for (int64_t v = V; v < Vp; v++) x[v] = 1e4f;  // padded columns of row 0: never part of the distribution
+  x[1 * Vp + 2] += 1000.0f;                       // row 1: one token dominates, H → 0
+  for (int64_t v = 0; v < Vp; v++) x[2 * Vp + v] = 0.5f;            // row 2: flat, H = log V
+  for (int64_t v = 0; v < Vp; v++) x[3 * Vp + v] += 3000.0f;        // row 3: large logits, shifted
+  logits = Tensor::from_vector({2, 3, Vp}, x);
+  Tensor h = entropy(logits, V);
+  ASSERT_EQ(h.shape(), Shape({2, 3}));
+  std::vector<float> hv = h.to_vector();
+  for (int i = 0; i < 6; i++) EXPECT_NEAR(hv[i], entropy_f64(x, i, V, Vp), 2e-5) << i;
+  EXPECT_NEAR(hv[1], 0.0, 1e-6);
+  EXPECT_NEAR(hv[2], std::log(double(V)), 1e-5);
+  EXPECT_NE(error_of_entropy(logits, Vp + 1).find("entropy: V: expected 0 (= Vp) or 1 <= V <= Vp = 16, found 17"),
+            std::string::npos);
+}
+
+TEST(Entropy, GradientMatchesFiniteDifferences) {
+  expect_gradients_match([](auto& in) { return entropy(in[0]); }, {random_input({2, 3, 6}, 21)});
+  expect_gradients_match([](auto& in) { return entropy(in[0], 5); }, {random_input({4, 7}, 22)});
+  // V < Vp: the padded columns get exactly zero.
+  Tensor x = random_input({2, 3, 8}, 23);
+  backward(entropy(x, 6), Tensor::full({2, 3}, 1.0f));
+  std::vector<float> g = x.grad().to_vector();
+  for (int i = 0; i < 6; i++)
+    for (int v = 6; v < 8; v++) EXPECT_EQ(g[i * 8 + v], 0.0f);
+}
+
+// The fused op against the composition it replaces: −Σ_v softmax(x)·log_softmax(x), forward and
+// backward, on rows of a GPT-sized vocabulary.
+TEST(Entropy, EqualsMinusSumOfSoftmaxTimesLogSoftmax) {
+  const int64_t B = 3, T = 5, V = 2048;
+  Tensor x1 = Tensor::randn({B, T, V}, 3.0f, 24), x2 = Tensor::from_vector({B, T, V}, x1.to_vector());
+  x1.set_requires_grad(true);
+  x2.set_requires_grad(true);
+  Tensor dout = Tensor::randn({B, T}, 1.0f, 25);
+  Tensor fused = entropy(x1);
+  backward(fused, dout);  // (one graph per backward: it clears the tape)
+  Tensor direct = scale(sum(mul(softmax(x2), log_softmax(x2)), -1), -1.0f);
+  backward(direct, dout);
+  ASSERT_EQ(direct.shape(), fused.shape());
+  std::vector<float> f = fused.to_vector(), d = direct.to_vector();
+  for (size_t i = 0; i < f.size(); i++) EXPECT_NEAR(f[i], d[i], 2e-5 * std::log(double(V))) << i;
+  std::vector<float> g1 = x1.grad().to_vector(), g2 = x2.grad().to_vector();
+  double worst = 0, largest = 0;  // float roundings of terms p·(lse − x − H) with |lse − x| up to ~20
+  for (size_t i = 0; i < g1.size(); i++) {
+    worst = std::max(worst, std::fabs(double(g1[i]) - g2[i]));
+    largest = std::max(largest, std::fabs(double(g2[i])));
+  }
+  EXPECT_GT(largest, 0.05);
+  EXPECT_LT(worst, 1e-5);
 }

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "common/cpu/kernels.h"
+#include "common/ops/attention.h"
 #include "common/ops/layernorm.h"
 #include "common/tensor/random.h"
 #include "common/tensor/tensor.h"
@@ -73,7 +74,7 @@ TEST_P(IsaKernels, TableIsCompleteAndNamesItsInstructionSet) {
   const void* pointers[] = {
       reinterpret_cast<const void*>(t.matmul_packed), reinterpret_cast<const void*>(t.matmul_packed_parallel),
       reinterpret_cast<const void*>(t.matmul_packed_bf16b), reinterpret_cast<const void*>(t.matmul_packed_parallel_bf16b),
-      reinterpret_cast<const void*>(t.matmul_small_m), reinterpret_cast<const void*>(t.matmul_small_m_bf16b),
+      reinterpret_cast<const void*>(t.matmul_dot_rows), reinterpret_cast<const void*>(t.matmul_dot_rows_bf16b),
       reinterpret_cast<const void*>(t.bias_backward), reinterpret_cast<const void*>(t.row_max),
       reinterpret_cast<const void*>(t.row_sum_exp), reinterpret_cast<const void*>(t.softmax_forward),
       reinterpret_cast<const void*>(t.softmax_backward), reinterpret_cast<const void*>(t.log_softmax_forward),
@@ -125,21 +126,19 @@ TEST_P(IsaKernels, PackedGemmThreadsAndBf16AreBitwiseTheOneThreadF32Result) {
   }
 }
 
-TEST_P(IsaKernels, FewRowsMatmulAndBiasGradient) {
-  for (int64_t M : {1, 3, 8}) {
-    for (bool tb : {false, true}) {
-      const int64_t K = 37, N = 131;  // N crosses two 64-column chunks and ends ragged
-      std::vector<float> A = random_vector(M * K, 10 + M), B = random_vector(K * N, 20 + M), bias = random_vector(N, 30);
-      std::vector<uint16_t> B16(B.size());
-      ref().f32_to_bf16(B16.data(), B.data(), int64_t(B.size()));
-      std::vector<float> C(M * N, 1.0f), R(M * N, 1.0f), C16(M * N, 1.0f), R16(M * N, 1.0f);
-      k().matmul_small_m(C.data(), A.data(), B.data(), bias.data(), M, K, N, tb, true);
-      ref().matmul_small_m(R.data(), A.data(), B.data(), bias.data(), M, K, N, tb, true);
-      expect_close(C, R, 1e-5, 1e-5, "matmul_small_m M=" + std::to_string(M));
-      k().matmul_small_m_bf16b(C16.data(), A.data(), B16.data(), nullptr, M, K, N, tb, false);
-      ref().matmul_small_m_bf16b(R16.data(), A.data(), B16.data(), nullptr, M, K, N, tb, false);
-      expect_close(C16, R16, 1e-5, 1e-5, "matmul_small_m_bf16b M=" + std::to_string(M));
-    }
+TEST_P(IsaKernels, DotRowsMatmulAndBiasGradient) {
+  for (int64_t M : {1, 3, 8, 13}) {  // register blocks of rows, whole and ragged
+    const int64_t K = 37, N = 131;   // a ragged K (37 mod 16), N across 32-column chunks, ragged
+    std::vector<float> A = random_vector(M * K, 10 + M), B = random_vector(K * N, 20 + M), bias = random_vector(N, 30);
+    std::vector<uint16_t> B16(B.size());
+    ref().f32_to_bf16(B16.data(), B.data(), int64_t(B.size()));
+    std::vector<float> C(M * N, 1.0f), R(M * N, 1.0f), C16(M * N, 1.0f), R16(M * N, 1.0f);
+    k().matmul_dot_rows(C.data(), A.data(), B.data(), bias.data(), M, K, N, true);
+    ref().matmul_dot_rows(R.data(), A.data(), B.data(), bias.data(), M, K, N, true);
+    expect_close(C, R, 1e-5, 1e-5, "matmul_dot_rows M=" + std::to_string(M));
+    k().matmul_dot_rows_bf16b(C16.data(), A.data(), B16.data(), nullptr, M, K, N, false);
+    ref().matmul_dot_rows_bf16b(R16.data(), A.data(), B16.data(), nullptr, M, K, N, false);
+    expect_close(C16, R16, 1e-5, 1e-5, "matmul_dot_rows_bf16b M=" + std::to_string(M));
   }
   for (int64_t N : {1, 7, 64, 131}) {
     const int64_t M = 300;
@@ -241,7 +240,7 @@ TEST_P(IsaKernels, AttentionForwardBackwardAndKVCache) {
     expect_close(dqkv, rdqkv, 1e-5, 1e-4, "attention_backward dqkv" + at);
     // The KV-cache path: the first T−1 positions in one call, then the last one, as in decoding.
     const int64_t HS = s.C / s.NH, max_T = s.T + 3;
-    std::vector<float> kc(s.B * s.NH * max_T * HS, 0.0f), vc(kc.size(), 0.0f), cached(BT * s.C);
+    std::vector<float> kc(s.B * s.NH * HS * kv_cache_key_stride(max_T), 0.0f), vc(s.B * s.NH * max_T * HS, 0.0f);
     std::vector<float> first(s.B * (s.T - 1) * 3 * s.C), last(s.B * 3 * s.C);
     for (int64_t b = 0; b < s.B; b++) {
       std::copy_n(qkv.begin() + b * s.T * 3 * s.C, (s.T - 1) * 3 * s.C, first.begin() + b * (s.T - 1) * 3 * s.C);

@@ -129,9 +129,9 @@ INSTANTIATE_TEST_SUITE_P(AllVariants, MatmulVariantTest, ::testing::Range<size_t
                          });
 
 TEST(MatmulKernels, DefaultIsTheLastVariant) {
-  // matmul_forward must compute exactly what the last (fastest) variant computes (for more than
-  // the few rows of a decoding step, which take matmul_small_m).
-  const int64_t M = 45, K = 70, N = 50;
+  // matmul_forward must compute exactly what the last (fastest) variant computes (beyond the rows
+  // of a decoding step, which take matmul_dot_rows).
+  const int64_t M = kMatmulDotRowsMaxM + 5, K = 70, N = 50;
   std::vector<float> A = random_vector(M * K, 1), B = random_vector(K * N, 2);
   std::vector<float> C1(M * N), C2(M * N);
   matmul_forward(C1.data(), A.data(), B.data(), nullptr, M, K, N, false, true, false);
@@ -139,16 +139,51 @@ TEST(MatmulKernels, DefaultIsTheLastVariant) {
   EXPECT_EQ(C1, C2);
 }
 
-// A decoding step (M ≤ 8 rows, op(A) = A) takes matmul_small_m inside matmul_forward; it must agree
-// with the reference like every variant, across the 64-column chunks and with ragged K.
-TEST(MatmulKernels, FewRowsPathMatchesFloat64Reference) {
+// A decoding step (a trans_b product of at most kMatmulDotRowsMaxM rows) takes matmul_dot_rows
+// inside matmul_forward; it must agree with the reference like every variant, across register
+// blocks of rows and columns, the threads' column chunks and a ragged K (K mod 16 ≠ 0).
+TEST(MatmulKernels, DotRowsPathMatchesFloat64Reference) {
   uint64_t seed = 900;
-  for (int64_t M : {1, 2, 5, 8}) {
-    for (const auto& [K, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {37, 129}, {300, 200}}) {
-      for (int flags = 0; flags < 8; flags++) {
-        Problem p{M, K, N, false, bool(flags & 1), bool(flags & 2), bool(flags & 4)};
-        SCOPED_TRACE("matmul_forward (few rows) " + describe(p));
-        expect_matches_reference(matmul_forward, p, seed++);
+  for (Isa isa : runnable_isas()) {
+    ScopedIsa use(isa);
+    for (int64_t M : {int64_t(1), int64_t(2), int64_t(5), int64_t(8), kMatmulDotRowsMaxM}) {
+      for (const auto& [K, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {37, 129}, {300, 200}}) {
+        for (int flags = 0; flags < 4; flags++) {
+          Problem p{M, K, N, false, true, bool(flags & 1), bool(flags & 2)};
+          SCOPED_TRACE(std::string("matmul_forward (dot rows) ") + isa_name(isa) + " " + describe(p));
+          expect_matches_reference(matmul_forward, p, seed++);
+        }
+      }
+    }
+  }
+}
+
+// Row i of C depends on row i of op(A) alone, bit for bit, whatever M is (within each regime of
+// matmul_forward: trans_b products of ≤ kMatmulDotRowsMaxM rows, and the packed GEMM): what lets a
+// batch of sequences decode to exactly the numbers of each sequence decoded alone. For every
+// instruction set, with K across KC slices and a ragged tail, N across tiles and column chunks.
+TEST(MatmulKernels, EachRowOfCIsTheSameWhateverM) {
+  for (Isa isa : runnable_isas()) {
+    ScopedIsa use(isa);
+    const MatmulBlocking b = matmul_packed_blocking();
+    const int64_t K = b.kc + 37, N = 2 * b.nr + 45;
+    for (bool tb : {true, false}) {
+      // (the largest M of a regime, the smaller M whose rows must match its first rows)
+      std::vector<std::pair<int64_t, std::vector<int64_t>>> regimes;
+      if (tb) regimes.push_back({kMatmulDotRowsMaxM, {1, 2, 3, 5, 17, kMatmulDotRowsMaxM - 1}});
+      regimes.push_back({kMatmulDotRowsMaxM + 3 * b.mr + 2,
+                         tb ? std::vector<int64_t>{kMatmulDotRowsMaxM + 1, kMatmulDotRowsMaxM + b.mr + 1}
+                            : std::vector<int64_t>{1, 2, b.mr - 1, b.mr + 1, 2 * b.mr + 3}});
+      for (const auto& [big, smaller] : regimes) {
+        std::vector<float> A = random_vector(big * K, 7), B = random_vector(K * N, 8), bias = random_vector(N, 9);
+        std::vector<float> all(big * N);
+        matmul_forward(all.data(), A.data(), B.data(), bias.data(), big, K, N, false, tb, false);
+        for (int64_t M : smaller) {
+          std::vector<float> some(M * N);
+          matmul_forward(some.data(), A.data(), B.data(), bias.data(), M, K, N, false, tb, false);
+          EXPECT_EQ(some, std::vector<float>(all.begin(), all.begin() + M * N))
+              << isa_name(isa) << (tb ? " trans_b" : "") << ": the first " << M << " rows of " << big;
+        }
       }
     }
   }

@@ -1,6 +1,7 @@
 // Matmul with a bf16 B operand (a frozen weight): every variant of matmul_bf16b_variants() and the
-// few-rows path against a float64 reference on the widened weight, on shapes that cross every tile
-// edge; linear / matmul with a bf16 weight (forward, dx-only backward, argument errors).
+// default for a few rows (products by dot rows when trans_b) against a float64 reference on the
+// widened weight, on shapes that cross every tile edge; linear / matmul with a bf16 weight
+// (forward, dx-only backward, argument errors).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -136,7 +137,7 @@ TEST(MatmulBf16, FewRowsPathMatchesFloat64Reference) {
     for (const auto& [K, N] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {37, 129}, {300, 200}}) {
       for (int flags = 0; flags < 8; flags++) {
         Problem p{M, K, N, false, bool(flags & 1), bool(flags & 2), bool(flags & 4)};
-        SCOPED_TRACE("matmul_forward_bf16b (few rows) " + describe(p));
+        SCOPED_TRACE("matmul_forward_bf16b (few rows: dot rows when trans_b) " + describe(p));
         expect_matches_reference(matmul_forward_bf16b, p, seed++);
       }
     }
@@ -163,7 +164,7 @@ TEST(MatmulBf16, EqualsTheF32KernelOnTheWidenedWeightBitwise) {
 
 Tensor bf16_weight(const Shape& shape, uint64_t seed) { return Tensor::randn(shape, 1.0f, seed).to(DType::bf16); }
 
-// Up to float32 summation order (the few-rows path vectorises the two dot products differently):
+// Up to float32 summation order (the two kernels sum in different orders):
 // values of size ~3 from 8 products of N(0,1) numbers agree to 1e-5.
 void expect_close(const std::vector<float>& a, const std::vector<float>& b) {
   ASSERT_EQ(a.size(), b.size());
@@ -172,7 +173,7 @@ void expect_close(const std::vector<float>& a, const std::vector<float>& b) {
 
 TEST(LinearBf16, ForwardAndInputGradientEqualTheF32OpOnTheWidenedWeight) {
   Tensor w = bf16_weight({5, 8}, 2), wf = w.to(DType::f32), bias = Tensor::randn({5}, 1.0f, 3);
-  for (int64_t rows : {3, 20}) {  // the few-rows path and the packed path
+  for (int64_t rows : {3, 40}) {  // products by dot rows (≤ kMatmulDotRowsMaxM rows) and the packed GEMM
     SCOPED_TRACE("rows " + std::to_string(rows));
     Tensor x = random_input({rows, 8}, 1), xf = random_input({rows, 8}, 1);
     Tensor dy = Tensor::randn({rows, 5}, 1.0f, 4);

@@ -26,10 +26,10 @@ void matmul_packed_parallel_bf16b(float* C, const float* A, const uint16_t* B, c
                                   int64_t N, bool trans_a, bool trans_b, bool accumulate);
 
 // matmul_simd.cpp
-void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
-                    bool trans_b, bool accumulate);
-void matmul_small_m_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
-                          int64_t N, bool trans_b, bool accumulate);
+void matmul_dot_rows(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                     bool accumulate);
+void matmul_dot_rows_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                           int64_t N, bool accumulate);
 void bias_backward(float* dbias, const float* dC, int64_t M, int64_t N);
 
 // softmax_simd.cpp

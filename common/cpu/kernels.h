@@ -37,11 +37,11 @@ struct CpuKernels {
   MatmulFn matmul_packed, matmul_packed_parallel;
   MatmulBf16BFn matmul_packed_bf16b, matmul_packed_parallel_bf16b;
 
-  // matmul_simd.cpp: the few-rows product of a decoding step, the bias gradient
-  void (*matmul_small_m)(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K,
-                         int64_t N, bool trans_b, bool accumulate);
-  void (*matmul_small_m_bf16b)(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
-                               int64_t N, bool trans_b, bool accumulate);
+  // matmul_simd.cpp: the products by dot rows of a decoding step, the bias gradient
+  void (*matmul_dot_rows)(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K,
+                          int64_t N, bool accumulate);
+  void (*matmul_dot_rows_bf16b)(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                                int64_t N, bool accumulate);
   void (*bias_backward)(float* dbias, const float* dC, int64_t M, int64_t N);
 
   // softmax_simd.cpp: row kernels (shared with cross_entropy) and softmax / log_softmax on N rows

@@ -5,6 +5,8 @@
 //   Sampler sampler({0.8f, 40, 0.95f}, seed);
 //   auto ids = generate(model, prompt_ids, 200, sampler, {tok.eot_id()},
 //                       [&](int32_t id) { std::cout << tok.decode({&id, 1}); });
+//
+// Many prompts at once, each row exactly what generate() gives it alone: generate_batch.h.
 #pragma once
 #include <cstdint>
 #include <functional>

@@ -283,17 +283,7 @@ Tensor GPT::forward_cached(const Tensor& ids_new, std::vector<KVCache>& caches) 
   for (int64_t b = 0; b < B; b++)
     for (int64_t t = 0; t < Tn; t++) pos[b * Tn + t] = static_cast<int32_t>(start + t);
   Tensor x = add(embedding(ids_new, wte), embedding(Tensor::from_ids({B, Tn}, pos), wpe));  // (B,Tn,C)
-  auto lin = [&](const Tensor& in, const Tensor& w, const Tensor& b, int64_t l, LoRATarget t) {
-    return linear_with_lora(in, w, b, l, t, /*train=*/false);
-  };
-  for (int64_t l = 0; l < cfg_.L; l++) {
-    const GPTLayer& ly = layers[l];
-    Tensor qkv = lin(layernorm(x, ly.ln1w, ly.ln1b), ly.qkvw, ly.qkvb, l, LoRATarget::qkv);  // (B,Tn,3C)
-    Tensor a = attention_forward_cached(qkv, cfg_.NH, caches[l]);                           // (B,Tn,C)
-    x = add(x, lin(a, ly.attprojw, ly.attprojb, l, LoRATarget::attproj));
-    Tensor f = gelu(lin(layernorm(x, ly.ln2w, ly.ln2b), ly.fcw, ly.fcb, l, LoRATarget::fc));  // (B,Tn,4C)
-    x = add(x, lin(f, ly.fcprojw, ly.fcprojb, l, LoRATarget::fcproj));
-  }
+  x = cached_blocks(x, [&](const Tensor& qkv, int64_t l) { return attention_forward_cached(qkv, cfg_.NH, caches[l]); });
   // Only the last position's logits are needed to sample the next token.
   Tensor last = Tensor::empty({B, 1, C});
   for (int64_t b = 0; b < B; b++) {
@@ -302,6 +292,50 @@ Tensor GPT::forward_cached(const Tensor& ids_new, std::vector<KVCache>& caches) 
   }
   Tensor logits = matmul(layernorm(last, lnfw, lnfb), wte, false, true);  // (B,1,Vp)
   return logits.reshape({B, cfg_.Vp});
+}
+
+Tensor GPT::cached_blocks(Tensor x, const std::function<Tensor(const Tensor& qkv, int64_t layer)>& attend) {
+  auto lin = [&](const Tensor& in, const Tensor& w, const Tensor& b, int64_t l, LoRATarget t) {
+    return linear_with_lora(in, w, b, l, t, /*train=*/false);
+  };
+  for (int64_t l = 0; l < cfg_.L; l++) {
+    const GPTLayer& ly = layers[l];
+    Tensor qkv = lin(layernorm(x, ly.ln1w, ly.ln1b), ly.qkvw, ly.qkvb, l, LoRATarget::qkv);  // (B,T,3C)
+    Tensor a = attend(qkv, l);                                                              // (B,T,C)
+    x = add(x, lin(a, ly.attprojw, ly.attprojb, l, LoRATarget::attproj));
+    Tensor f = gelu(lin(layernorm(x, ly.ln2w, ly.ln2b), ly.fcw, ly.fcb, l, LoRATarget::fc));  // (B,T,4C)
+    x = add(x, lin(f, ly.fcprojw, ly.fcprojb, l, LoRATarget::fcproj));
+  }
+  return x;
+}
+
+Tensor GPT::forward_cached_rows(const std::vector<int32_t>& ids, const std::vector<int64_t>& rows,
+                                const std::vector<int64_t>& lengths, std::vector<KVCache>& caches) {
+  NoGradGuard no_grad;
+  const int64_t n = static_cast<int64_t>(ids.size());
+  if (static_cast<int64_t>(caches.size()) != cfg_.L) {
+    throw std::invalid_argument("GPT::forward_cached_rows: expected " + std::to_string(cfg_.L) +
+                                " caches (one per layer, make_caches), found " + std::to_string(caches.size()));
+  }
+  if (static_cast<int64_t>(lengths.size()) != n) {
+    throw std::invalid_argument("GPT::forward_cached_rows: expected a length per token (" + std::to_string(n) +
+                                "), found " + std::to_string(lengths.size()));
+  }
+  std::vector<int32_t> pos(n);  // each token at its own sequence's next position
+  for (int64_t i = 0; i < n; i++) {
+    if (lengths[i] < 0 || lengths[i] >= cfg_.max_T) {
+      throw std::out_of_range("GPT::forward_cached_rows: position " + std::to_string(lengths[i]) + " of entry " +
+                              std::to_string(i) + " is outside the model's context [0, maxT=" +
+                              std::to_string(cfg_.max_T) + ") (slide the window first)");
+    }
+    pos[i] = static_cast<int32_t>(lengths[i]);
+  }
+  Tensor x = add(embedding(Tensor::from_ids({n, 1}, ids), wte), embedding(Tensor::from_ids({n, 1}, pos), wpe));  // (n,1,C)
+  x = cached_blocks(x, [&](const Tensor& qkv, int64_t l) {
+    return attention_forward_cached_rows(qkv, cfg_.NH, caches[l], rows, lengths);
+  });
+  Tensor logits = matmul(layernorm(x, lnfw, lnfb), wte, false, true);  // (n,1,Vp)
+  return logits.reshape({n, cfg_.Vp});
 }
 
 }  // namespace sog

@@ -18,6 +18,7 @@
 //   base can be frozen (set_base_trainable(false): no gradient is recorded or stored for it) and,
 //   frozen, kept in bf16 (freeze_base_bf16: its matrices at half the memory, compute still f32).
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,15 @@ class GPT {
   // positions cache.length … cache.length+Tn−1; returns the logits of the LAST new position (B,Vp).
   std::vector<KVCache> make_caches(int64_t B, int64_t max_T) const;
   Tensor forward_cached(const Tensor& ids_new, std::vector<KVCache>& caches);
+  // Batched decoding (common/generate/generate_batch.h): the rows of the caches hold n sequences of
+  // different lengths. Entry i appends token ids[i] to the sequence in cache row rows[i], which holds
+  // lengths[i] positions: the token takes position lengths[i] (its wpe row) and attends to its own
+  // row. Returns the new positions' logits (n,Vp); the caller counts one more position in each row
+  // (the caches' `length` is not used). Entry i's logits have the bits of forward_cached on that
+  // sequence alone (caches[l].row(rows[i]) holding the same positions) while n ≤
+  // kMatmulDotRowsMaxM (matmul_kernels.h: every row of a matmul in that regime is independent of M).
+  Tensor forward_cached_rows(const std::vector<int32_t>& ids, const std::vector<int64_t>& rows,
+                             const std::vector<int64_t>& lengths, std::vector<KVCache>& caches);
 
   // ---- LoRA and a frozen base ----
   // Attaches adapters made for this model's shape (nullptr detaches). The adapters' dropout runs
@@ -116,6 +126,8 @@ class GPT {
 
  private:
   void bind_views();
+  // The L blocks of an inference forward on x (B,T,C), layer l's attention being attend(qkv, l).
+  Tensor cached_blocks(Tensor x, const std::function<Tensor(const Tensor& qkv, int64_t layer)>& attend);
   // linear(x, w, b), plus the adapter path when the attached LoRA targets this layer's Linear.
   Tensor linear_with_lora(const Tensor& x, const Tensor& w, const Tensor& b, int64_t layer, LoRATarget target,
                           bool train) const;

@@ -19,11 +19,15 @@
 // FLOPs (causal: ≈ T²/2 (t, t2) pairs per (b, h)): forward 2·HS for q·k plus 2·HS for att·v per
 // pair → 4·B·NH·HS·T²/2; backward twice that (datt, dv, dq, dk).
 //
-// Inference: a KV cache keeps every past token's k and v, (B,NH,maxT,HS) each, so a new token costs
-// one q·k and one att·v per cached position, O(length·C), instead of recomputing the whole prefix.
+// Inference: a KV cache keeps every past token's k and v, so a new token costs one q·k and one att·v
+// per cached position, O(length·C), instead of recomputing the whole prefix. The keys are kept
+// transposed, Kᵀ (B,NH,HS,ldk), which is the layout the score kernel reads (sixteen keys per row
+// load): a decoding step appends a column instead of transposing every cached key again. The values
+// stay (B,NH,maxT,HS), rows of the weighted sum.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "common/tensor/tensor.h"
 
@@ -44,23 +48,46 @@ float* attention_thread_scratch(size_t floats);
 Tensor attention(const Tensor& qkv, int NH);
 
 // ---- inference with a KV cache (no autograd) ----
+// The row stride of a cache's Kᵀ: maxT rounded up to 16 keys, so that a score block of sixteen keys
+// never reads past a row (the columns past a sequence's length are computed and never used).
+constexpr int64_t kv_cache_key_stride(int64_t max_T) { return (max_T + 15) / 16 * 16; }
+
 struct KVCache {
-  Tensor k, v;  // (B, NH, maxT, HS) each: the keys and values of positions 0..length-1
+  Tensor k;  // (B, NH, HS, kv_cache_key_stride(maxT)): Kᵀ, column p = the key of position p
+  Tensor v;  // (B, NH, maxT, HS): row p = the value of position p (positions 0..length-1 filled)
   int64_t length = 0;  // positions filled so far
   int64_t max_T = 0;
 
   static KVCache make(int64_t B, int64_t NH, int64_t max_T, int64_t HS);
   void reset() { length = 0; }  // a new sequence; the old entries are overwritten as it grows
+  // Row b as a cache of one row (B = 1) that shares its storage, empty (length 0): one sequence of a
+  // batch prefilled alone, with exactly the computation of a cache made for it alone.
+  KVCache row(int64_t b) const;
 };
 
-// Kernel: appends the Tn new tokens' k, v at positions length..length+Tn−1 of kcache, vcache
-// (B,NH,maxT,HS), then each new query at absolute position p = length + j attends to 0..p.
-// qkv_new (B,Tn,3C) → out (B,Tn,C).
+// Kernel: appends the Tn new tokens' k, v at positions length..length+Tn−1 of kcache
+// (B,NH,HS,kv_cache_key_stride(maxT)) and vcache (B,NH,maxT,HS), then each new query at absolute
+// position p = length + j attends to 0..p. qkv_new (B,Tn,3C) → out (B,Tn,C).
 void attention_forward_cached(float* out, float* kcache, float* vcache, const float* qkv_new, int64_t B,
                               int64_t Tn, int64_t C, int64_t NH, int64_t max_T, int64_t length);
 
 // The op: qkv_new (B,Tn,3C) → (B,Tn,C); advances cache.length by Tn. Running past cache.max_T is an
 // error. Feeding a sequence whole or in pieces gives the same outputs as attention() on all of it.
 Tensor attention_forward_cached(const Tensor& qkv_new, int NH, KVCache& cache);
+
+// ---- batched decoding: the rows of a cache hold sequences of different lengths ----
+// One new token for each of n sequences: entry i lives in cache row rows[i] (distinct), whose
+// positions 0..lengths[i]−1 are filled; its k, v go to position lengths[i] and its query attends to
+// positions 0..lengths[i] of its own row. Each entry is the kernel above on its row alone (B = 1,
+// Tn = 1, length lengths[i]), the entries side by side on the threads: entry i's output has the
+// bits of that sequence decoded alone. qkv_new (n,3C) → out (n,C); kcache, vcache as above.
+void attention_forward_cached_rows(float* out, float* kcache, float* vcache, const float* qkv_new, int64_t n,
+                                   const int64_t* rows, const int64_t* lengths, int64_t C, int64_t NH, int64_t max_T);
+
+// The op: qkv_new (n,1,3C) → (n,1,C). The lengths are the caller's (cache.length is neither read nor
+// changed), who counts one more position in each entry's row after the call. Checks that the rows
+// exist and are distinct and that each has room for one more position.
+Tensor attention_forward_cached_rows(const Tensor& qkv_new, int NH, KVCache& cache, const std::vector<int64_t>& rows,
+                                     const std::vector<int64_t>& lengths);
 
 }  // namespace sog

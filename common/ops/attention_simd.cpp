@@ -19,7 +19,8 @@ namespace sog::SOG_ISA {
 // tile: each step loads one row of Kᵀ and multiplies it by q[i] of kRows queries (kRows independent
 // accumulators, one load for kRows fused multiply-adds; a dot product per key would also need a
 // horizontal add across vector lanes). Weighted sums of rows (P·V, and the gradients dq, dk, dv)
-// likewise load a row once and add it into kRows accumulators kept in registers.
+// likewise load a row once and add it into kRows accumulators kept in registers. The KV cache keeps
+// its keys in that Kᵀ layout already (attention.h), so a decoding step transposes nothing.
 //
 // The numbers do not depend on the blocking: each score is summed over i in order 0..HS−1, and each
 // weighted sum over its rows in order, a row beyond a query's causal horizon contributing an exact
@@ -41,28 +42,41 @@ static void transpose_rows(float* kt, const float* rows, int64_t stride, int64_t
   }
 }
 
-// For nq ≤ kRows queries q_r = q0 + r·q_stride (HS each): s[r·ld + t2] = scale · Σ_i q_r[i]·kt[i·ld + t2]
-// for t2 < padded_keys(n). Columns ≥ n are zeros times q: harmless, and never read as scores.
-static void scores_block(float* s, const float* q0, int64_t q_stride, int64_t nq, const float* kt, int64_t ld,
-                         int64_t n, int64_t HS, float scale) {
-  const float* q[kRows];
-  for (int64_t r = 0; r < kRows; r++) q[r] = q0 + std::min(r, nq - 1) * q_stride;  // extra rows: repeats
-  for (int64_t t2 = 0; t2 < n; t2 += kKeyLanes) {
-    float acc[kRows][kKeyLanes] = {};
-    for (int64_t i = 0; i < HS; i++) {
-      const float* row = kt + i * ld + t2;
+// Columns t2..t2+W−1 of scores_block, W a multiple of sixteen lanes.
+template <int64_t R, int64_t W>
+static inline void scores_chunk(float* s, const float* const* q, int64_t nq, const float* kt, int64_t ld, int64_t t2,
+                                int64_t HS, float scale) {
+  float acc[R][W] = {};
+  for (int64_t i = 0; i < HS; i++) {
+    const float* row = kt + i * ld + t2;
 #pragma GCC unroll 8
-      for (int64_t r = 0; r < kRows; r++) {
-        const float qi = q[r][i];
+    for (int64_t r = 0; r < R; r++) {
+      const float qi = q[r][i];
 #pragma omp simd
-        for (int64_t j = 0; j < kKeyLanes; j++) acc[r][j] += qi * row[j];
-      }
-    }
-    for (int64_t r = 0; r < nq; r++) {
-#pragma omp simd
-      for (int64_t j = 0; j < kKeyLanes; j++) s[r * ld + t2 + j] = acc[r][j] * scale;
+      for (int64_t j = 0; j < W; j++) acc[r][j] += qi * row[j];
     }
   }
+  for (int64_t r = 0; r < nq; r++) {
+#pragma omp simd
+    for (int64_t j = 0; j < W; j++) s[r * ld + t2 + j] = acc[r][j] * scale;
+  }
+}
+
+// For nq ≤ kRows queries q_r = q0 + r·q_stride (HS each): s[r·ld + t2] = scale · Σ_i q_r[i]·kt[i·ld + t2]
+// for t2 < padded_keys(n). Columns ≥ n are zeros times q: harmless, and never read as scores.
+// R: the rows of the register block (kRows; 1 for the single query of a decoding step, which would
+// otherwise compute kRows − 1 repeats). With one row, four chunks of sixteen keys go at once: four
+// independent chains of multiply-adds instead of one waiting on its own latency. A query's numbers
+// are the same whatever R (each score is summed over i in order).
+template <int64_t R = kRows>
+static void scores_block(float* s, const float* q0, int64_t q_stride, int64_t nq, const float* kt, int64_t ld,
+                         int64_t n, int64_t HS, float scale) {
+  constexpr int64_t W = R == 1 ? 4 * kKeyLanes : kKeyLanes;
+  const float* q[R];
+  for (int64_t r = 0; r < R; r++) q[r] = q0 + std::min(r, nq - 1) * q_stride;  // extra rows: repeats
+  int64_t t2 = 0;
+  for (; t2 + W <= padded_keys(n); t2 += W) scores_chunk<R, W>(s, q, nq, kt, ld, t2, HS, scale);
+  for (; t2 < n; t2 += kKeyLanes) scores_chunk<R, kKeyLanes>(s, q, nq, kt, ld, t2, HS, scale);
 }
 
 // Σ_{t2<n} x[t2]·y[t2] (y = nullptr: Σ x[t2]) in one fixed order: sixteen lane sums over t2 ≡ j
@@ -94,42 +108,57 @@ static inline void softmax_in_place(float* att, int64_t n) {
   for (int64_t t2 = 0; t2 < n; t2++) att[t2] *= inv_sum;
 }
 
+// Channels c..c+width−1 of accumulate_rows_block, width ≤ W (W a multiple of sixteen lanes): a
+// whole chunk vectorised, a ragged last one (HS mod 16 channels) element by element.
+template <int64_t R, int64_t W>
+static inline void accumulate_rows_chunk(float* dst0, int64_t dst_stride, int64_t nd, const float* const* coef,
+                                         int64_t coef_m, float scale, const float* rows, int64_t row_stride, int64_t n,
+                                         int64_t c, int64_t width, bool accumulate) {
+  float acc[R][W] = {};
+  if (accumulate)
+    for (int64_t d = 0; d < nd; d++)
+      for (int64_t j = 0; j < width; j++) acc[d][j] = dst0[d * dst_stride + c + j];
+  for (int64_t m = 0; m < n; m++) {
+    const float* row = rows + m * row_stride + c;
+#pragma GCC unroll 8
+    for (int64_t d = 0; d < R; d++) {
+      const float a = coef[d][m * coef_m] * scale;
+      if (width == W) {
+#pragma omp simd
+        for (int64_t j = 0; j < W; j++) acc[d][j] += a * row[j];
+      } else {
+        for (int64_t j = 0; j < width; j++) acc[d][j] += a * row[j];
+      }
+    }
+  }
+  for (int64_t d = 0; d < nd; d++)
+    for (int64_t j = 0; j < width; j++) dst0[d * dst_stride + c + j] = acc[d][j];
+}
+
 // For nd ≤ kRows destinations dst_d = dst0 + d·dst_stride (HS each):
 //   dst_d += Σ_{m<n} (scale · coef(d, m)) · row_m,   coef(d, m) = coefs[d·coef_d + m·coef_m],
 // rows `row_stride` floats apart. Sixteen lanes of the kRows destinations stay in registers across
 // all n rows; each lane sums its rows in order 0..n−1. Without accumulate, dst_d = (the sum).
+// R: the destinations of the register block, as scores_block's; with one, up to four chunks of
+// sixteen channels go at once (independent chains, as there).
+template <int64_t R = kRows>
 static void accumulate_rows_block(float* dst0, int64_t dst_stride, int64_t nd, const float* coefs, int64_t coef_d,
                                   int64_t coef_m, float scale, const float* rows, int64_t row_stride, int64_t n,
                                   int64_t HS, bool accumulate = true) {
-  const float* coef[kRows];
-  for (int64_t d = 0; d < kRows; d++) coef[d] = coefs + std::min(d, nd - 1) * coef_d;  // extra: repeats
-  for (int64_t c = 0; c < HS; c += kKeyLanes) {
-    const int64_t width = std::min(kKeyLanes, HS - c);
-    float acc[kRows][kKeyLanes] = {};
-    if (accumulate)
-      for (int64_t d = 0; d < nd; d++)
-        for (int64_t j = 0; j < width; j++) acc[d][j] = dst0[d * dst_stride + c + j];
-    if (width == kKeyLanes) {
-      for (int64_t m = 0; m < n; m++) {
-        const float* row = rows + m * row_stride + c;
-#pragma GCC unroll 8
-        for (int64_t d = 0; d < kRows; d++) {
-          const float a = coef[d][m * coef_m] * scale;
-#pragma omp simd
-          for (int64_t j = 0; j < kKeyLanes; j++) acc[d][j] += a * row[j];
-        }
-      }
-    } else {
-      for (int64_t m = 0; m < n; m++) {
-        const float* row = rows + m * row_stride + c;
-        for (int64_t d = 0; d < kRows; d++) {
-          const float a = coef[d][m * coef_m] * scale;
-          for (int64_t j = 0; j < width; j++) acc[d][j] += a * row[j];
-        }
-      }
-    }
-    for (int64_t d = 0; d < nd; d++)
-      for (int64_t j = 0; j < width; j++) dst0[d * dst_stride + c + j] = acc[d][j];
+  const float* coef[R];
+  for (int64_t d = 0; d < R; d++) coef[d] = coefs + std::min(d, nd - 1) * coef_d;  // extra: repeats
+  int64_t c = 0;
+  if constexpr (R == 1) {
+    for (; c + 4 * kKeyLanes <= HS; c += 4 * kKeyLanes)
+      accumulate_rows_chunk<R, 4 * kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c,
+                                              4 * kKeyLanes, accumulate);
+    for (; c + 2 * kKeyLanes <= HS; c += 2 * kKeyLanes)
+      accumulate_rows_chunk<R, 2 * kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c,
+                                              2 * kKeyLanes, accumulate);
+  }
+  for (; c < HS; c += kKeyLanes) {
+    accumulate_rows_chunk<R, kKeyLanes>(dst0, dst_stride, nd, coef, coef_m, scale, rows, row_stride, n, c,
+                                        std::min(kKeyLanes, HS - c), accumulate);
   }
 }
 
@@ -141,13 +170,21 @@ static void attend_block(float* out0, int64_t out_stride, float* s, const float*
                          int64_t p0, const float* kt, int64_t ld, const float* values, int64_t v_stride, int64_t HS,
                          float scale) {
   const int64_t n = p0 + nq;  // keys the block's last query sees
-  scores_block(s, q0, q_stride, nq, kt, ld, n, HS, scale);
+  if (nq == 1) {  // a decoding step
+    scores_block<1>(s, q0, q_stride, nq, kt, ld, n, HS, scale);
+  } else {
+    scores_block(s, q0, q_stride, nq, kt, ld, n, HS, scale);
+  }
   for (int64_t r = 0; r < nq; r++) {
     float* sr = s + r * ld;
     softmax_in_place(sr, p0 + r + 1);
     for (int64_t t2 = p0 + r + 1; t2 < n; t2++) sr[t2] = 0.0f;  // the future gets no weight
   }
-  accumulate_rows_block(out0, out_stride, nq, s, ld, 1, 1.0f, values, v_stride, n, HS, /*accumulate=*/false);
+  if (nq == 1) {
+    accumulate_rows_block<1>(out0, out_stride, nq, s, ld, 1, 1.0f, values, v_stride, n, HS, /*accumulate=*/false);
+  } else {
+    accumulate_rows_block(out0, out_stride, nq, s, ld, 1, 1.0f, values, v_stride, n, HS, /*accumulate=*/false);
+  }
 }
 
 void attention_forward(float* out, float* att, const float* qkv, int64_t B, int64_t T, int64_t C, int64_t NH) {
@@ -249,36 +286,36 @@ void attention_backward(float* dqkv, float* dpreatt, const float* dout, const fl
 
 void attention_forward_cached(float* out, float* kcache, float* vcache, const float* qkv_new, int64_t B,
                               int64_t Tn, int64_t C, int64_t NH, int64_t max_T, int64_t length) {
-  const int64_t C3 = 3 * C, HS = C / NH;
+  const int64_t C3 = 3 * C, HS = C / NH, ldk = kv_cache_key_stride(max_T);
   const float scale = 1.0f / std::sqrt(static_cast<float>(HS));
-  // Append: the new tokens' k and v go to positions length..length+Tn−1 of their head's rows.
+  // Append: the new tokens' k become columns length..length+Tn−1 of their head's Kᵀ (HS,ldk), their
+  // v rows length..length+Tn−1 of the head's values (maxT,HS).
   for (int64_t b = 0; b < B; b++) {
     for (int64_t h = 0; h < NH; h++) {
+      float* kt = kcache + (b * NH + h) * HS * ldk;
       for (int64_t j = 0; j < Tn; j++) {
         const float* k = qkv_new + (b * Tn + j) * C3 + C + h * HS;  // (HS)
         const float* v = k + C;                                      // (HS)
-        const int64_t row = ((b * NH + h) * max_T + length + j) * HS;
+        float* vrow = vcache + ((b * NH + h) * max_T + length + j) * HS;
         for (int64_t i = 0; i < HS; i++) {
-          kcache[row + i] = k[i];
-          vcache[row + i] = v[i];
+          kt[i * ldk + length + j] = k[i];
+          vrow[i] = v[i];
         }
       }
     }
   }
   // Attend: the query at absolute position p = length + j sees cache positions 0..p.
-  const int64_t n = length + Tn, ld = padded_keys(n);
+  const int64_t n = length + Tn;
 #pragma omp parallel for collapse(2) schedule(static, 1) if (B * NH * Tn * n * HS > (1 << 16))
   for (int64_t b = 0; b < B; b++) {
     for (int64_t h = 0; h < NH; h++) {
-      float* kt = attention_thread_scratch(static_cast<size_t>((HS + kRows) * ld));  // (HS,ld) Kᵀ, then (kRows,ld)
-      float* s = kt + HS * ld;
-      const float* keys = kcache + (b * NH + h) * max_T * HS;  // (maxT,HS)
-      const float* values = vcache + (b * NH + h) * max_T * HS;
-      transpose_rows(kt, keys, HS, n, ld, HS);
+      float* s = attention_thread_scratch(static_cast<size_t>(kRows * ldk));  // (kRows,ldk) probabilities
+      const float* kt = kcache + (b * NH + h) * HS * ldk;                       // (HS,ldk) Kᵀ
+      const float* values = vcache + (b * NH + h) * max_T * HS;                // (maxT,HS)
       for (int64_t j = 0; j < Tn; j += kRows) {
         const int64_t nq = std::min(kRows, Tn - j);
         attend_block(out + (b * Tn + j) * C + h * HS, C, s, qkv_new + (b * Tn + j) * C3 + h * HS, C3, nq,
-                     length + j, kt, ld, values, HS, HS, scale);
+                     length + j, kt, ldk, values, HS, HS, scale);
       }
     }
   }

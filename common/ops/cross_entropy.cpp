@@ -74,6 +74,41 @@ void gather_logprobs_forward(float* out, float* lse, const float* logits, const 
   }
 }
 
+void entropy_forward(float* out, float* lse, const float* logits, int64_t N, int64_t V, int64_t Vp) {
+#pragma omp parallel for if (N * V > kParallelFloats)
+  for (int64_t i = 0; i < N; i++) {
+    const float* x = logits + i * Vp;  // (Vp), of which the first V count
+    const float m = row_max(x, V);
+    float sum = 0.0f, weighted = 0.0f;  // S = Σ e_v and Σ e_v·(x_v − m)
+#pragma omp simd reduction(+ : sum, weighted)
+    for (int64_t v = 0; v < V; v++) {
+      const float e = exp_poly(x[v] - m);
+      sum += e;
+      weighted += e * (x[v] - m);
+    }
+    const float log_sum = std::log(sum);
+    lse[i] = m + log_sum;
+    out[i] = log_sum - weighted / sum;
+  }
+}
+
+void entropy_backward(float* dlogits, const float* logits, const float* lse, const float* entropy, const float* dout,
+                      int64_t N, int64_t V, int64_t Vp) {
+#pragma omp parallel for if (N * V > kParallelFloats)
+  for (int64_t i = 0; i < N; i++) {
+    if (dout[i] == 0.0f) continue;
+    const float* x = logits + i * Vp;
+    float* dl = dlogits + i * Vp;
+    const float l = lse[i], h = entropy[i], g = dout[i];
+#pragma omp simd
+    for (int64_t v = 0; v < V; v++) dl[v] += exp_poly(x[v] - l) * (l - x[v] - h) * g;  // p_v·(−log p_v − H)·dout
+  }
+}
+
+float logprob_row(const float* logits, int64_t V, int32_t id) {
+  return row_logsumexp(logits, V).log_prob(logits[id]);
+}
+
 void gather_logprobs_backward(float* dlogits, const float* logits, const float* lse, const int32_t* ids,
                               const float* dout, int64_t N, int64_t V, int64_t Vp) {
 #pragma omp parallel for if (N * V > kParallelFloats)
@@ -101,21 +136,27 @@ static std::string position(const Shape& shape, int64_t i) {
   return s + ")";
 }
 
+// logits (...,Vp) f32 with at least 2 dimensions and V in [1, Vp] (0 = Vp); returns the resolved V.
+static int64_t check_logits(const Tensor& logits, int64_t V, const char* op) {
+  require_cpu_f32(logits, op, "logits");
+  if (logits.ndim() < 2) fail(op, "logits", "at least 2 dimensions, (N,Vp) or (B,T,Vp)", logits.shape().str());
+  const int64_t Vp = logits.shape().last();
+  if (V == 0) V = Vp;
+  if (V < 1 || V > Vp) fail(op, "V", "0 (= Vp) or 1 <= V <= Vp = " + std::to_string(Vp), std::to_string(V));
+  return V;
+}
+
 // logits (...,Vp) f32 and targets (...) i32 with the same leading shape; returns the resolved V.
 static int64_t check_logits_and_targets(const Tensor& logits, const Tensor& targets, int64_t V, const char* op,
                                         const char* targets_arg) {
-  require_cpu_f32(logits, op, "logits");
+  V = check_logits(logits, V, op);
   require_cpu_i32(targets, op, targets_arg);
-  if (logits.ndim() < 2) fail(op, "logits", "at least 2 dimensions, (N,Vp) or (B,T,Vp)", logits.shape().str());
   const Shape& ls = logits.shape();
   Shape leading(std::vector<int64_t>(ls.dims.begin(), ls.dims.begin() + ls.ndim - 1));
   if (targets.shape() != leading) {
     fail(op, targets_arg, "shape " + leading.str() + " (the logits " + ls.str() + " less the vocabulary)",
          targets.shape().str());
   }
-  const int64_t Vp = ls.last();
-  if (V == 0) V = Vp;
-  if (V < 1 || V > Vp) fail(op, "V", "0 (= Vp) or 1 <= V <= Vp = " + std::to_string(Vp), std::to_string(V));
   return V;
 }
 
@@ -188,6 +229,21 @@ Tensor gather_logprobs(const Tensor& logits, const Tensor& ids, int64_t V) {
   if (should_record({&logits})) {
     record("gather_logprobs", out, [logits, ids, lse, N, V, Vp](const Tensor& dout) {
       gather_logprobs_backward(logits.grad_ref().f32(), logits.f32(), lse.f32(), ids.i32(), dout.f32(), N, V, Vp);
+    });
+  }
+  return out;
+}
+
+Tensor entropy(const Tensor& logits, int64_t V) {
+  V = check_logits(logits, V, "entropy");
+  const Shape& ls = logits.shape();
+  const int64_t Vp = ls.last(), N = logits.numel() / Vp;
+  Tensor out = Tensor::empty(Shape(std::vector<int64_t>(ls.dims.begin(), ls.dims.begin() + ls.ndim - 1)));  // (B,T)
+  Tensor lse = Tensor::empty({N});                                                                           // (N)
+  entropy_forward(out.f32(), lse.f32(), logits.f32(), N, V, Vp);
+  if (should_record({&logits})) {
+    record("entropy", out, [logits, lse, out, N, V, Vp](const Tensor& dout) {
+      entropy_backward(logits.grad_ref().f32(), logits.f32(), lse.f32(), out.f32(), dout.f32(), N, V, Vp);
     });
   }
   return out;

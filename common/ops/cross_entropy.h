@@ -1,5 +1,6 @@
 // Cross-entropy fused with the softmax (llm.c's crossentropy_softmax), and the per-token
-// log-probabilities PPO needs, both over the real vocabulary V of a padded row of Vp logits.
+// log-probabilities and entropies PPO needs, all over the real vocabulary V of a padded row of Vp
+// logits.
 //
 // Shapes: logits (B,T,Vp) or (N,Vp) [any leading shape: N rows of Vp]; targets / ids i32 (B,T) or
 // (N) [the leading shape]; weights f32, the targets' shape (optional; an SFT loss mask).
@@ -20,6 +21,13 @@
 //
 // gather_logprobs(logits, ids, V) → the ids' shape:   out_i = x_{i,t_i} − lse_i = log p_{i,t_i}
 //   Backward: dlogits_{i,v} += ([v = t_i] − p_{i,v}) · dout_i                   (v < V)
+//
+// entropy(logits, V) → the leading shape:   H_i = −Σ_v p_{i,v} log p_{i,v}   (v < V)
+//   computed as H_i = log S_i − (Σ_v e_v·(x_{i,v} − m_i)) / S_i with e_v = exp(x_{i,v} − m_i) and
+//   S_i = Σ_v e_v: every term is ≤ 0 times a weight in (0, 1], so neither a peaked row (H → 0) nor a
+//   flat one (H → log V) loses digits to cancellation, and nothing overflows.
+//   Backward: ∂H/∂x_v = −Σ_u (log p_u + 1)·p_u·([u = v] − p_v) = −p_v·(log p_v + H), so
+//             dlogits_{i,v} += p_{i,v}·(lse_i − x_{i,v} − H_i) · dout_i           (v < V)
 //
 // Fusion. The forward reads each row twice (a max pass, then an exp-sum pass; a 50304-float row is
 // 200 KB and the second pass hits the L2) and keeps only lse (N) for the backward, which recomputes
@@ -54,10 +62,18 @@ void gather_logprobs_forward(float* out, float* lse, const float* logits, const 
                              int64_t Vp);
 void gather_logprobs_backward(float* dlogits, const float* logits, const float* lse, const int32_t* ids,
                               const float* dout, int64_t N, int64_t V, int64_t Vp);
+// out (N) = H_i; lse (N) is saved for the backward (with out).
+void entropy_forward(float* out, float* lse, const float* logits, int64_t N, int64_t V, int64_t Vp);
+void entropy_backward(float* dlogits, const float* logits, const float* lse, const float* entropy, const float* dout,
+                      int64_t N, int64_t V, int64_t Vp);
+// log p(id) in one row of logits over its first V entries: gather_logprobs_forward's number for
+// one row (a sampled token's log-probability while decoding, common/generate/generate_batch.h).
+float logprob_row(const float* logits, int64_t V, int32_t id);
 
 // The differentiable ops. An undefined `weights` means every row weighs 1.
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, const Tensor& weights = Tensor(),
                      int32_t ignore_index = -1, int64_t V = 0);
 Tensor gather_logprobs(const Tensor& logits, const Tensor& ids, int64_t V = 0);
+Tensor entropy(const Tensor& logits, int64_t V = 0);
 
 }  // namespace sog

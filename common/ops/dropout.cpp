@@ -17,12 +17,12 @@ void dropout_mask(uint8_t* keep, float p, Rng& rng, int64_t N) {
 }
 
 void dropout_forward(float* out, const float* inp, const uint8_t* keep, float scale, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) out[i] = keep[i] ? inp[i] * scale : 0.0f;
 }
 
 void dropout_backward(float* dinp, const float* dout, const uint8_t* keep, float scale, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) dinp[i] += keep[i] ? dout[i] * scale : 0.0f;
 }
 

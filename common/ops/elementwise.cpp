@@ -100,7 +100,7 @@ template <Binary K>
 static void broadcast_forward(float* out, const float* a, const float* b, const Broadcast& bc) {
   const int64_t N = bc.out.numel();
   if (bc.path == Broadcast::Path::same_shape) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
     for (int64_t i = 0; i < N; i++) out[i] = apply<K>(a[i], b[i]);
   } else if (bc.path == Broadcast::Path::b_suffix) {
     const int64_t I = bc.inner;
@@ -177,11 +177,11 @@ static void broadcast_backward(float* da, float* db, const float* a, const float
   auto grad_b = [](float d, const float* y, int64_t i) { return local_grad_b<K>(d, other<K>(y, i)); };
   if (bc.path == Broadcast::Path::same_shape) {
     if (da) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
       for (int64_t i = 0; i < N; i++) da[i] += grad_a(dout[i], b, i);
     }
     if (db) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
       for (int64_t i = 0; i < N; i++) db[i] += grad_b(dout[i], a, i);
     }
   } else if (bc.path == Broadcast::Path::b_suffix) {
@@ -256,11 +256,11 @@ void mul_backward(float* da, float* db, const float* a, const float* b, const fl
 // ---- unary kernels -------------------------------------------------------------------------------
 
 void scale_forward(float* out, const float* inp, float s, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) out[i] = s * inp[i];
 }
 void scale_backward(float* dinp, const float* dout, float s, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) dinp[i] += s * dout[i];
 }
 
@@ -269,7 +269,7 @@ void exp_forward(float* out, const float* inp, int64_t N) {
   for (int64_t i = 0; i < N; i++) out[i] = std::exp(inp[i]);
 }
 void exp_backward(float* dinp, const float* out, const float* dout, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) dinp[i] += out[i] * dout[i];
 }
 
@@ -282,7 +282,7 @@ void sigmoid_forward(float* out, const float* inp, int64_t N) {
   }
 }
 void sigmoid_backward(float* dinp, const float* out, const float* dout, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) dinp[i] += out[i] * (1.0f - out[i]) * dout[i];
 }
 
@@ -304,16 +304,16 @@ void log_sigmoid_backward(float* dinp, const float* inp, const float* dout, int6
 }
 
 void clamp_forward(float* out, const float* inp, float lo, float hi, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) out[i] = std::min(std::max(inp[i], lo), hi);
 }
 void clamp_backward(float* dinp, const float* inp, const float* dout, float lo, float hi, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) dinp[i] += (inp[i] > lo && inp[i] < hi) ? dout[i] : 0.0f;
 }
 
 void minimum_forward(float* out, const float* a, const float* b, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) out[i] = a[i] <= b[i] ? a[i] : b[i];
 }
 void minimum_backward(float* da, float* db, const float* a, const float* b, const float* dout, int64_t N) {
@@ -326,7 +326,7 @@ void minimum_backward(float* da, float* db, const float* a, const float* b, cons
 }
 
 void maximum_forward(float* out, const float* a, const float* b, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) out[i] = a[i] >= b[i] ? a[i] : b[i];
 }
 void maximum_backward(float* da, float* db, const float* a, const float* b, const float* dout, int64_t N) {
@@ -354,7 +354,7 @@ static float* add_grad_or_copy(const Tensor& t, const Tensor& dout) {
   if (!fresh) return g;
   const float* d = dout.f32();
   const int64_t N = dout.numel();
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) g[i] = d[i];
   return nullptr;
 }

@@ -11,7 +11,7 @@ namespace sog::SOG_ISA {
 static constexpr float kGeluScale = 0.7978845608028654f;  // √(2/π)
 
 void gelu_forward(float* out, const float* inp, int64_t N) {
-#pragma omp parallel for simd if (N > (1 << 15))
+#pragma omp parallel for simd if (parallel: N > (1 << 15))
   for (int64_t i = 0; i < N; i++) {
     float x = inp[i];
     float u = kGeluScale * (x + 0.044715f * x * x * x);
@@ -28,10 +28,10 @@ static inline float gelu_local_grad(float x) {
 
 void gelu_backward(float* dinp, const float* inp, const float* dout, int64_t N, bool accumulate) {
   if (accumulate) {
-#pragma omp parallel for simd if (N > (1 << 15))
+#pragma omp parallel for simd if (parallel: N > (1 << 15))
     for (int64_t i = 0; i < N; i++) dinp[i] += gelu_local_grad(inp[i]) * dout[i];
   } else {
-#pragma omp parallel for simd if (N > (1 << 15))
+#pragma omp parallel for simd if (parallel: N > (1 << 15))
     for (int64_t i = 0; i < N; i++) dinp[i] = gelu_local_grad(inp[i]) * dout[i];
   }
 }

@@ -82,7 +82,7 @@ void layernorm_backward(float* dinp, float* dweight, float* dbias, float* partia
   }
   if (!want_params) return;
   // The fixed-order sum of the partial rows: channel i adds chunk 0, 1, 2, … whatever the threads.
-#pragma omp parallel for simd if (chunks * C > (1 << 14))
+#pragma omp parallel for simd if (parallel: chunks * C > (1 << 14))
   for (int64_t i = 0; i < C; i++) {
     float sw = 0.0f, sb = 0.0f;
     for (int64_t k = 0; k < chunks; k++) {

@@ -115,7 +115,7 @@ const std::vector<MatmulBf16BVariant>& matmul_bf16b_variants() {
   return variants;
 }
 
-// The packed variants and the few-rows path, from the active instruction set's table
+// The packed variants and the products by dot rows, from the active instruction set's table
 // (cpu/kernels.h): matmul_<isa>.cpp and matmul_simd.cpp.
 void matmul_packed(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                    bool trans_a, bool trans_b, bool accumulate) {
@@ -139,22 +139,22 @@ void matmul_packed_parallel_bf16b(float* C, const float* A, const uint16_t* B, c
 
 MatmulBlocking matmul_packed_blocking() { return cpu_kernels().gemm_blocking; }
 
-void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
-                    bool trans_b, bool accumulate) {
-  cpu_kernels().matmul_small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
+void matmul_dot_rows(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                     bool accumulate) {
+  cpu_kernels().matmul_dot_rows(C, A, B, bias, M, K, N, accumulate);
 }
 
-void matmul_small_m_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
-                          int64_t N, bool trans_b, bool accumulate) {
-  cpu_kernels().matmul_small_m_bf16b(C, A, B, bias, M, K, N, trans_b, accumulate);
+void matmul_dot_rows_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                           int64_t N, bool accumulate) {
+  cpu_kernels().matmul_dot_rows_bf16b(C, A, B, bias, M, K, N, accumulate);
 }
 
 void bias_backward(float* dbias, const float* dC, int64_t M, int64_t N) { cpu_kernels().bias_backward(dbias, dC, M, N); }
 
 void matmul_forward_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
                           int64_t N, bool trans_a, bool trans_b, bool accumulate) {
-  if (M <= kMatmulSmallM && !trans_a) {
-    matmul_small_m_bf16b(C, A, B, bias, M, K, N, trans_b, accumulate);
+  if (M <= kMatmulDotRowsMaxM && !trans_a && trans_b) {
+    matmul_dot_rows_bf16b(C, A, B, bias, M, K, N, accumulate);
     return;
   }
   matmul_packed_parallel_bf16b(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);
@@ -162,8 +162,8 @@ void matmul_forward_bf16b(float* C, const float* A, const uint16_t* B, const flo
 
 void matmul_forward(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                     bool trans_a, bool trans_b, bool accumulate) {
-  if (M <= kMatmulSmallM && !trans_a) {
-    matmul_small_m(C, A, B, bias, M, K, N, trans_b, accumulate);
+  if (M <= kMatmulDotRowsMaxM && !trans_a && trans_b) {
+    matmul_dot_rows(C, A, B, bias, M, K, N, accumulate);
     return;
   }
   matmul_packed_parallel(C, A, B, bias, M, K, N, trans_a, trans_b, accumulate);

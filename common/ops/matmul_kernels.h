@@ -56,13 +56,26 @@ struct MatmulBlocking {
 };
 MatmulBlocking matmul_packed_blocking();
 
-// Few rows (M ≤ kMatmulSmallM, op(A) = A) against a large matrix — a decoding step — without packing: each
-// thread streams its columns of B once. Memory-bound by design; matmul_forward picks it for such M.
-constexpr int64_t kMatmulSmallM = 8;
-void matmul_small_m(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
-                    bool trans_b, bool accumulate);
+// C (M,N) = A (M,K) · Bᵀ with B stored (N,K) — a Linear layer's product, y = x·Wᵀ, in a decoding
+// step — as dot products of rows, without packing: each thread streams its rows of B once. The sum
+// of every element is in one fixed order that depends on K alone (matmul_simd.cpp), so a row of C
+// has the same bits whatever M is: a sequence decoded alone and the same sequence in a batch get the
+// same numbers. matmul_forward picks it for trans_b products of at most kMatmulDotRowsMaxM rows:
+// measured on one AVX-512 core at the small preset's shapes (K = 192, 768), it runs at 30–45 GFLOP/s
+// for one row (the few-rows path it replaced: 13–25) and 60–95 from 4 rows on, where the packed
+// GEMM, which packs the whole weight for few rows, runs at 5–50; the two are even near M = 32.
+constexpr int64_t kMatmulDotRowsMaxM = 32;
+void matmul_dot_rows(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
+                     bool accumulate);
 
-// The default: the fastest variant (packed, parallel), or matmul_small_m for M ≤ 8 rows.
+// The default: matmul_dot_rows for a trans_b product of at most kMatmulDotRowsMaxM rows, otherwise
+// the fastest variant (packed, parallel).
+//
+// Row by row, the result does not depend on M within each of the two regimes: the packed GEMM sums
+// every element in one order too (K slices in order, one micro-kernel chain per slice, whatever the
+// element's tile, thread or block), and so does matmul_dot_rows. So for M, M' both ≤
+// kMatmulDotRowsMaxM (or neither trans_b), row i of A gives row i of C bit for bit alike
+// (tests/test_matmul.cpp checks it for every instruction set).
 void matmul_forward(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                     bool trans_a, bool trans_b, bool accumulate);
 
@@ -91,10 +104,11 @@ void matmul_packed_bf16b(float* C, const float* A, const uint16_t* B, const floa
                          int64_t N, bool trans_a, bool trans_b, bool accumulate);
 void matmul_packed_parallel_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
                                   int64_t N, bool trans_a, bool trans_b, bool accumulate);
-// The few-rows path (M ≤ 8, op(A) = A) streaming a bf16 B, widened as it is read.
-void matmul_small_m_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
-                          int64_t N, bool trans_b, bool accumulate);
-// The default: matmul_small_m_bf16b for M ≤ 8 rows, else the packed parallel bf16 variant.
+// The products by dot rows with a bf16 B, widened as it is read.
+void matmul_dot_rows_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
+                           int64_t N, bool accumulate);
+// The default: matmul_dot_rows_bf16b as matmul_forward picks matmul_dot_rows, else the packed
+// parallel bf16 variant.
 void matmul_forward_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
                           int64_t N, bool trans_a, bool trans_b, bool accumulate);
 

@@ -32,7 +32,7 @@ void accumulate_grad(const Tensor& t, const float* src) {
   if (!t.requires_grad()) return;
   float* g = t.grad_ref().f32();
   const int64_t n = t.numel();
-#pragma omp parallel for simd if (n > (1 << 16))
+#pragma omp parallel for simd if (parallel: n > (1 << 16))
   for (int64_t i = 0; i < n; i++) g[i] += src[i];
 }
 

@@ -37,7 +37,7 @@ static double blocked_sum(const float* x, int64_t N) {
 
 // dinp[i] += g for every i.
 static void add_constant(float* dinp, float g, int64_t N) {
-#pragma omp parallel for simd if (N > kParallelFloats)
+#pragma omp parallel for simd if (parallel: N > kParallelFloats)
   for (int64_t i = 0; i < N; i++) dinp[i] += g;
 }
 

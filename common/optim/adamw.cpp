@@ -75,7 +75,7 @@ float clip_grad_norm(Tensor& grads, float max_norm) {
     float scale = max_norm / (norm + 1e-6f);
     float* g = grads.f32();
     const int64_t n = grads.numel();
-#pragma omp parallel for simd if (n > (1 << 16))
+#pragma omp parallel for simd if (parallel: n > (1 << 16))
     for (int64_t i = 0; i < n; i++) g[i] *= scale;
   }
   return norm;
