@@ -3,41 +3,64 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "common/generate/generate_batch.h"
 #include "common/generate/tool_generate.h"
 
 namespace sog {
 
+// How an answer ended: on a stop id (the last token is one), else on the stop rule when it fired.
+static void finish_answer(Answer& answer, const AnswerSettings& settings, const Tokenizer& tok) {
+  const auto& stops = settings.stop.stop_ids;
+  if (!answer.ids.empty() && std::find(stops.begin(), stops.end(), answer.ids.back()) != stops.end()) {
+    answer.stop_id = answer.ids.back();
+  }
+  answer.text = tok.decode(answer.ids);
+}
+
 std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std::vector<AnswerRequest>& requests,
                                      const AnswerSettings& settings, std::span<const Person> people) {
-  std::vector<Answer> out;
-  out.reserve(requests.size());
-  for (const AnswerRequest& request : requests) {
-    Answer answer;
-    GenerateOptions options = settings.stop;
+  std::vector<Answer> out(requests.size());
+  if (!settings.tools) {  // every prompt decoded together; row i is generate() on prompt i alone
+    std::vector<std::vector<int32_t>> prompts;
+    std::vector<uint64_t> seeds;
+    for (const AnswerRequest& request : requests) {
+      prompts.push_back(request.prompt);
+      seeds.push_back(request.seed);
+    }
+    std::vector<Sampler> samplers = make_samplers(settings.sampling, seeds);
+    BatchGenerateOptions options;
+    options.max_new_tokens = settings.stop.max_new_tokens;
+    options.stop_ids = settings.stop.stop_ids;
     if (settings.stop.should_stop) {  // the same rule, noting that it fired
-      options.should_stop = [&](const std::vector<int32_t>& generated) {
+      options.should_stop = [&](int64_t row, const std::vector<int32_t>& generated) {
+        out[static_cast<size_t>(row)].stop_rule = settings.stop.should_stop(generated);
+        return out[static_cast<size_t>(row)].stop_rule;
+      };
+    }
+    std::vector<GeneratedRow> rows = generate_batch(model, prompts, options, samplers);
+    for (size_t i = 0; i < requests.size(); i++) {
+      out[i].ids = std::move(rows[i].tokens);
+      finish_answer(out[i], settings, tok);
+    }
+    return out;
+  }
+  for (size_t i = 0; i < requests.size(); i++) {  // tools: one prompt at a time, calls run as they close
+    Answer& answer = out[i];
+    ToolGenerateOptions options;
+    options.generate = settings.stop;
+    if (settings.stop.should_stop) {
+      options.generate.should_stop = [&](const std::vector<int32_t>& generated) {
         answer.stop_rule = settings.stop.should_stop(generated);
         return answer.stop_rule;
       };
     }
-    Sampler sampler(settings.sampling, request.seed);
-    if (settings.tools) {
-      ToolGenerateOptions tool_options;
-      tool_options.generate = options;
-      tool_options.max_tool_calls = kMaxToolCallsPerAnswer;
-      tool_options.people = people;
-      const ToolTranscript transcript = generate_with_tools(model, request.prompt, tok, tool_options, sampler);
-      answer.ids = transcript.tokens();
-      answer.tool_calls = static_cast<int>(transcript.calls.size());
-    } else {
-      answer.ids = generate(model, request.prompt, options, sampler);
-    }
-    const auto& stops = settings.stop.stop_ids;
-    if (!answer.ids.empty() && std::find(stops.begin(), stops.end(), answer.ids.back()) != stops.end()) {
-      answer.stop_id = answer.ids.back();
-    }
-    answer.text = tok.decode(answer.ids);
-    out.push_back(std::move(answer));
+    options.max_tool_calls = kMaxToolCallsPerAnswer;
+    options.people = people;
+    Sampler sampler(settings.sampling, requests[i].seed);
+    const ToolTranscript transcript = generate_with_tools(model, requests[i].prompt, tok, options, sampler);
+    answer.ids = transcript.tokens();
+    answer.tool_calls = static_cast<int>(transcript.calls.size());
+    finish_answer(answer, settings, tok);
   }
   return out;
 }

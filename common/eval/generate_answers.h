@@ -5,10 +5,9 @@
 //
 //   requests (prompt ids, seed) ──generate_answers──▶ answers (ids, text, how it stopped)
 //
-//   today      a loop over generate() (common/generate/generate.h), one prompt at a time, each
-//              with its own Sampler seeded by its request's seed
-//   batched    N prompts decoded together, row i exactly equal to generate() on prompt i alone
-//              with that row's seed: the same answers, faster
+//   batched    the prompts decoded together (generate_batch, common/generate/generate_batch.h),
+//              each row with its own Sampler seeded by its request's seed; row i is exactly
+//              generate() on prompt i alone: the same answers as one prompt at a time, faster
 //   tools      tool calls run inside generation (calc, lookup) and continue from the KV cache
 //              (generate_with_tools, common/generate/tool_generate.h): the answer is the whole
 //              transcript, the runtime's results included, as the model read it
