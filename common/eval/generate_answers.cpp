@@ -8,12 +8,14 @@
 
 namespace sog {
 
-// How an answer ended: on a stop id (the last token is one), else on the stop rule when it fired.
-static void finish_answer(Answer& answer, const AnswerSettings& settings, const Tokenizer& tok) {
+// How an answer ended, from what its generator reports: `stopped` (by a stop id or the stop rule)
+// is the stop id when the last token is one, else the stop rule.
+static void finish_answer(Answer& answer, bool stopped, const AnswerSettings& settings, const Tokenizer& tok) {
   const auto& stops = settings.stop.stop_ids;
   if (!answer.ids.empty() && std::find(stops.begin(), stops.end(), answer.ids.back()) != stops.end()) {
     answer.stop_id = answer.ids.back();
   }
+  answer.stop_rule = stopped && answer.stop_id < 0;
   answer.text = tok.decode(answer.ids);
 }
 
@@ -31,16 +33,15 @@ std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std
     BatchGenerateOptions options;
     options.max_new_tokens = settings.stop.max_new_tokens;
     options.stop_ids = settings.stop.stop_ids;
-    if (settings.stop.should_stop) {  // the same rule, noting that it fired
-      options.should_stop = [&](int64_t row, const std::vector<int32_t>& generated) {
-        out[static_cast<size_t>(row)].stop_rule = settings.stop.should_stop(generated);
-        return out[static_cast<size_t>(row)].stop_rule;
+    if (settings.stop.should_stop) {
+      options.should_stop = [&](int64_t, const std::vector<int32_t>& generated) {
+        return settings.stop.should_stop(generated);
       };
     }
     std::vector<GeneratedRow> rows = generate_batch(model, prompts, options, samplers);
     for (size_t i = 0; i < requests.size(); i++) {
       out[i].ids = std::move(rows[i].tokens);
-      finish_answer(out[i], settings, tok);
+      finish_answer(out[i], rows[i].stopped, settings, tok);
     }
     return out;
   }
@@ -48,19 +49,13 @@ std::vector<Answer> generate_answers(GPT& model, const Tokenizer& tok, const std
     Answer& answer = out[i];
     ToolGenerateOptions options;
     options.generate = settings.stop;
-    if (settings.stop.should_stop) {
-      options.generate.should_stop = [&](const std::vector<int32_t>& generated) {
-        answer.stop_rule = settings.stop.should_stop(generated);
-        return answer.stop_rule;
-      };
-    }
     options.max_tool_calls = kMaxToolCallsPerAnswer;
     options.people = people;
     Sampler sampler(settings.sampling, requests[i].seed);
     const ToolTranscript transcript = generate_with_tools(model, requests[i].prompt, tok, options, sampler);
     answer.ids = transcript.tokens();
     answer.tool_calls = static_cast<int>(transcript.calls.size());
-    finish_answer(answer, settings, tok);
+    finish_answer(answer, transcript.stopped_by_itself(), settings, tok);
   }
   return out;
 }
