@@ -123,11 +123,7 @@ static int run_train(TrainConfig cfg) {
   TrainingRun run("pretrain", cfg.out_dir, cfg.resume_dir, cfg.steps);  // the run folder (common/train)
   Tokenizer tok = Tokenizer::load(cfg.tokenizer_dir);
   TokenDataset data = TokenDataset::load(cfg.data_dir);
-  if (data.n_vocab != tok.n_vocab()) {
-    throw std::runtime_error("the shards in " + cfg.data_dir + " were written with n_vocab " +
-                             std::to_string(data.n_vocab) + " but the tokenizer in " + cfg.tokenizer_dir + " has " +
-                             std::to_string(tok.n_vocab()) + " (shard with the same tokenizer)");
-  }
+  data.require_vocab(tok.n_vocab(), cfg.tokenizer_dir);
 
   // The model: from the preset (fresh) or from the run being resumed.
   GPTConfig mc = gpt_preset(cfg.preset, tok.n_vocab());

@@ -35,6 +35,7 @@
 
 #include "03_sft/chat_repl.h"
 #include "03_sft/evaluate.h"
+#include "03_sft/sft_data.h"
 #include "common/autograd/tape.h"
 #include "common/chat/chat_template.h"
 #include "common/chat/conversations.h"
@@ -75,6 +76,10 @@ struct SftConfig {
   float lora_alpha = 16.0f, lora_dropout = 0.0f;
   std::string lora_targets = "qkv,attproj";
   bool bf16_base = false;
+  // pretraining rows mixed into every step (sft_data.h); none without mix_data
+  std::string mix_data;
+  int64_t mix_rows = 2;
+  float mix_weight = 1.0f;
 
   bool lora() const { return lora_rank > 0; }
 };
@@ -86,47 +91,8 @@ static json config_json(const SftConfig& c) {
           {"decay_steps", c.decay_steps}, {"beta1", c.beta1}, {"beta2", c.beta2},
           {"weight_decay", c.weight_decay}, {"grad_clip", c.grad_clip}, {"seed", c.seed},
           {"lora_rank", c.lora_rank}, {"lora_alpha", c.lora_alpha}, {"lora_dropout", c.lora_dropout},
-          {"lora_targets", c.lora_targets}, {"bf16_base", c.bf16_base}};
-}
-
-// ---------------------------------------------------------------------------------------------
-// data: a JSONL file, or the world's SFT split generated in memory
-
-struct SftData {
-  std::vector<Chat> train, val;
-  std::string train_name, val_name;
-  int64_t skipped_lines = 0;
-};
-
-static SftData load_data(const SftConfig& cfg) {
-  SftData d;
-  if (cfg.data_path.empty()) {
-    WorldConfig wc;
-    wc.seed = cfg.world_seed;
-    World world = generate_world(wc);
-    for (const auto& c : world.sft_train) d.train.push_back(parse_conversation(json::parse(sft_row(c).dump())));
-    for (const auto& c : world.sft_val) d.val.push_back(parse_conversation(json::parse(sft_row(c).dump())));
-    d.train_name = "the world's sft_train (seed " + std::to_string(cfg.world_seed) + ")";
-    d.val_name = "the world's sft_val";
-  } else {
-    ConversationFile f = read_conversations(cfg.data_path, cfg.skip_bad_lines);
-    for (const auto& reason : f.skipped_reasons) std::fprintf(stderr, "skipped %s\n", reason.c_str());
-    d.skipped_lines = f.skipped_lines;
-    d.train = std::move(f.conversations);
-    d.train_name = cfg.data_path;
-    if (!cfg.val_data_path.empty()) {
-      ConversationFile v = read_conversations(cfg.val_data_path, cfg.skip_bad_lines);
-      d.skipped_lines += v.skipped_lines;
-      d.val = std::move(v.conversations);
-      d.val_name = cfg.val_data_path;
-    } else if (d.train.size() >= 2) {  // hold out the last 5% (at least one, at most 200)
-      size_t n = std::clamp<size_t>(d.train.size() / 20, 1, 200);
-      d.val.assign(d.train.end() - n, d.train.end());
-      d.train.resize(d.train.size() - n);
-      d.val_name = "the last " + std::to_string(n) + " conversations of " + cfg.data_path;
-    }
-  }
-  return d;
+          {"lora_targets", c.lora_targets}, {"bf16_base", c.bf16_base}, {"mix_data", c.mix_data},
+          {"mix_rows", c.mix_data.empty() ? 0 : c.mix_rows}, {"mix_weight", c.mix_weight}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -170,6 +136,11 @@ static int run_train(SftConfig cfg) {
     cfg.lora_dropout = run.saved<float>("lora_dropout");
     cfg.lora_targets = run.saved<std::string>("lora_targets");
     cfg.bf16_base = run.saved<bool>("bf16_base");
+    if (run.saved_config().contains("mix_data")) {
+      cfg.mix_data = run.saved<std::string>("mix_data");
+      cfg.mix_rows = run.saved<int64_t>("mix_rows");
+      cfg.mix_weight = run.saved<float>("mix_weight");
+    }
   }
   if (cfg.model_path.empty()) throw std::invalid_argument("train: give --model BASE.bin (chapter 02's model.bin)");
   if (cfg.bf16_base && !cfg.lora()) throw std::invalid_argument("--bf16-base needs LoRA (--lora-rank R): a fully fine-tuned base is not frozen");
@@ -209,8 +180,12 @@ static int run_train(SftConfig cfg) {
     if (lora) model.attach_lora(lora.get(), eval ? nullptr : &dropout_rng);
   };
 
-  SftData data = load_data(cfg);
+  SftData data = load_sft_data(cfg.data_path, cfg.val_data_path, cfg.world_seed, cfg.skip_bad_lines);
   SftBatcher batcher(tok, data.train, cfg.B, cfg.T, cfg.seed);
+  std::unique_ptr<PretrainingMix> mix;
+  if (!cfg.mix_data.empty())
+    mix = std::make_unique<PretrainingMix>(cfg.mix_data, tok, cfg.tokenizer_dir, cfg.mix_rows, cfg.T,
+                                           cfg.seed ^ 0x9E7Aull, cfg.mix_weight);
   auto val_batches = SftBatcher::validation_batches(tok, data.val, cfg.B, cfg.T, cfg.eval_batches);
 
   AdamW opt(trainable, segments, {cfg.beta1, cfg.beta2, 1e-8f, cfg.weight_decay});
@@ -220,7 +195,7 @@ static int run_train(SftConfig cfg) {
   });
   run.track_rng("dropout", dropout_rng);
   int64_t step = run.begin(config_json(cfg));  // a resumed run: its moments and RNG are back
-  if (run.resuming()) batcher.restore(run.data_position<SftPosition>());
+  if (run.resuming()) restore_sft_data_position(run.data_position<json>(), batcher, mix.get());
 
   const std::string method = !lora ? "full fine-tuning"
                                     : "LoRA r=" + std::to_string(cfg.lora_rank) + " on " + lora->config().targets_string() +
@@ -235,6 +210,12 @@ static int run_train(SftConfig cfg) {
               static_cast<long long>(batcher.truncated()), static_cast<long long>(cfg.T + 1),
               static_cast<long long>(batcher.dropped()), static_cast<long long>(data.skipped_lines), data.val.size(),
               data.val_name.c_str());
+  if (mix) {
+    std::printf("mixed in: %lld rows of %lld tokens of pretraining text per step from %s (%lld training tokens), "
+                "weight %.3g\n",
+                static_cast<long long>(mix->rows()), static_cast<long long>(cfg.T), cfg.mix_data.c_str(),
+                static_cast<long long>(mix->train_tokens()), mix->weight());
+  }
 
   auto samples = [&](int64_t at_step) {  // what the model says now, beside the reference
     set_eval(true);
@@ -244,7 +225,7 @@ static int run_train(SftConfig cfg) {
     return text;
   };
 
-  Tensor x, y, w;
+  Tensor x, y, w, mix_x, mix_y;
   for (; step < cfg.steps; step++) {
     json record = {{"step", step}};
     if (run.due(cfg.eval_every, step) && !val_batches.empty()) {
@@ -257,6 +238,12 @@ static int run_train(SftConfig cfg) {
     batcher.next(x, y, w);
     Tensor loss = model.loss(x, y, w);
     loss.backward();
+    if (mix) {  // + weight · the pretraining rows' loss: their gradient adds to the conversations'
+      mix->next(mix_x, mix_y);
+      Tensor mix_loss = model.loss(mix_x, mix_y);
+      backward(mix_loss, Tensor::full(mix_loss.shape(), mix->weight()));
+      record["mix_loss"] = static_cast<double>(mix_loss.item());
+    }
     const float grad_norm = clip_grad_norm(grads, cfg.grad_clip);
     const float lr = schedule.at(step);
     opt.step(params, grads, lr);
@@ -265,10 +252,10 @@ static int run_train(SftConfig cfg) {
     record["lr"] = lr;
     record["grad_norm"] = grad_norm;
     record["trained_fraction"] = batcher.last_trained_fraction();
-    run.step_done(record, cfg.B * cfg.T);  // a non-finite loss stops the run here; metrics line, status line
-    if (run.checkpoint_due(cfg.checkpoint_every, step)) run.save(step + 1, batcher.position());
+    run.step_done(record, (cfg.B + (mix ? mix->rows() : 0)) * cfg.T);  // a non-finite loss stops the run here; metrics line, status line
+    if (run.checkpoint_due(cfg.checkpoint_every, step)) run.save(step + 1, sft_data_position(batcher.position(), mix.get()));
   }
-  run.save(cfg.steps, batcher.position());
+  run.save(cfg.steps, sft_data_position(batcher.position(), mix.get()));
   if (cfg.sample_count > 0) {
     std::string replies = samples(cfg.steps);
     std::printf("greedy replies after step %lld:\n%s", static_cast<long long>(cfg.steps), replies.c_str());
@@ -336,6 +323,14 @@ int main(int argc, char** argv) {
   train->add_option("--lora-dropout", tc.lora_dropout, "dropout on the adapters' input")->capture_default_str();
   train->add_option("--lora-targets", tc.lora_targets, "qkv,attproj,fc,fcproj | attn | mlp | all")->capture_default_str();
   train->add_flag("--bf16-base", tc.bf16_base, "keep the frozen base's matrices in bf16 (LoRA only)");
+  auto* mix_flag = train->add_option("--mix-data", tc.mix_data,
+                                     "a shard folder (chapter 01's) whose text is mixed into every step");
+  train->add_option("--mix-rows", tc.mix_rows, "with --mix-data: rows of pretraining text per step")
+      ->capture_default_str()
+      ->needs(mix_flag);
+  train->add_option("--mix-weight", tc.mix_weight, "with --mix-data: the pretraining loss's weight in the total")
+      ->capture_default_str()
+      ->needs(mix_flag);
 
   std::string model_path, lora_path, out_path;
   auto* merge = app.add_subcommand("merge", "fold a LoRA adapter into its base: a full llm.c checkpoint");

@@ -19,6 +19,7 @@
 #include "common/tokenizer/tokenizer.h"
 #include "byte_tokenizer.h"
 #include "test_util.h"
+#include "text_shards.h"
 
 using namespace sog;
 namespace fs = std::filesystem;
@@ -47,16 +48,7 @@ class PretrainCli : public ::testing::Test {
     tok.save((dir_ / "tok").string());
     std::string text;
     for (int i = 0; i < 60; i++) text += "the cat sat on the mat. the dog sat on the log. ";
-    std::vector<int32_t> ids = tok.encode(text);
-    ids.insert(ids.begin(), tok.eot_id());
-    size_t n_train = ids.size() * 9 / 10;
-    fs::create_directories(dir_ / "shards" / "text");
-    write_shard((dir_ / "shards/text/train_000000.bin").string(), std::span<const int32_t>(ids.data(), n_train));
-    write_shard((dir_ / "shards/text/val_000000.bin").string(),
-                std::span<const int32_t>(ids.data() + n_train, ids.size() - n_train));
-    nlohmann::json meta = {{"n_vocab", tok.n_vocab()},
-                           {"sources", {{{"name", "text"}, {"weight", 1.0}, {"train_shards", 1}, {"val_shards", 1}}}}};
-    write_file_atomic((dir_ / "shards/meta.json").string(), meta.dump());
+    sog::testing::write_text_shards(dir_ / "shards", tok, text);
   }
   void TearDown() override { fs::remove_all(dir_); }
 

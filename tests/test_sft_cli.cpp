@@ -16,6 +16,7 @@
 #include "byte_tokenizer.h"
 #include "common/world/people_file.h"
 #include "test_util.h"
+#include "text_shards.h"
 
 using namespace sog;
 namespace fs = std::filesystem;
@@ -186,6 +187,56 @@ TEST_F(SftCli, ResumeEqualsUninterrupted) {
     fs::remove_all(dir_ / "whole");
     fs::remove_all(dir_ / "part");
   }
+}
+
+// Pretraining text mixed into SFT: every step also trains rows of chapter 01's shards, whose loss
+// is recorded and falls; the run resumes exactly (the shards' loader is part of the state); shards
+// of another vocabulary and a non-positive weight are clear errors.
+TEST_F(SftCli, MixesPretrainingTextAndResumesExactly) {
+  Tokenizer tok = Tokenizer::load(p("tok"));
+  std::string text;
+  for (int i = 0; i < 40; i++) text += "the cat sat on the mat. the dog sat on the log. ";
+  sog::testing::write_text_shards(dir_ / "shards", tok, text);
+  const std::string mix = " --mix-data " + p("shards") + " --mix-rows 2 --mix-weight 0.5 --decay-steps 24";
+  Result whole = run(dir_, train_args(24, mix + " --out " + p("whole")));
+  ASSERT_EQ(whole.status, 0) << whole.all();
+  EXPECT_NE(whole.out.find("mixed in: 2 rows of 32 tokens of pretraining text per step"), std::string::npos) << whole.out;
+  std::vector<double> mixed = train_losses(p("whole/metrics.jsonl"), "mix_loss");
+  ASSERT_EQ(mixed.size(), 24u);
+  for (double l : mixed) EXPECT_TRUE(std::isfinite(l));
+  EXPECT_LT(mixed.back(), mixed.front() - 1.0) << "the pretraining rows are trained too";
+  json config = json::parse(read_file(p("whole/run.json")));
+  EXPECT_EQ(config["mix_rows"], 2) << config.dump();
+
+  // The conversations' losses differ from a run without the mix from the second step on (the
+  // first step's loss is the same: the weights have not moved yet).
+  ASSERT_EQ(run(dir_, train_args(24, "--decay-steps 24 --out " + p("plain"))).status, 0);
+  std::vector<double> with = train_losses(p("whole/metrics.jsonl")), without = train_losses(p("plain/metrics.jsonl"));
+  EXPECT_EQ(with[0], without[0]);
+  EXPECT_NE(with[1], without[1]);
+
+  Result part = run(dir_, train_args(10, mix + " --out " + p("part")));
+  ASSERT_EQ(part.status, 0) << part.all();
+  Result rest = run(dir_, train_args(24, "--decay-steps 24 --resume " + p("part")));
+  ASSERT_EQ(rest.status, 0) << rest.all();
+  std::vector<double> resumed = train_losses(p("part/metrics.jsonl"), "mix_loss");
+  ASSERT_EQ(resumed.size(), 24u);
+  for (size_t i = 0; i < 24; i++) EXPECT_EQ(resumed[i], mixed[i]) << "step " << i;
+  EXPECT_EQ(read_file(p("whole/model.bin")), read_file(p("part/model.bin")));
+
+  sog::testing::write_text_shards(dir_ / "other", tok, text);  // then said to be of another vocabulary
+  json meta = json::parse(read_file(p("other/meta.json")));
+  meta["n_vocab"] = tok.n_vocab() + 1;
+  write_file_atomic(p("other/meta.json"), meta.dump());
+  Result vocab = run(dir_, train_args(2, "--mix-data " + p("other") + " --out " + p("x")));
+  EXPECT_NE(vocab.status, 0);
+  EXPECT_NE(vocab.err.find("the shards in " + p("other") + " were written with n_vocab"), std::string::npos) << vocab.all();
+  Result weight = run(dir_, train_args(2, "--mix-data " + p("shards") + " --mix-weight 0 --out " + p("y")));
+  EXPECT_NE(weight.status, 0);
+  EXPECT_NE(weight.err.find("--mix-weight must be positive"), std::string::npos) << weight.all();
+  Result alone = run(dir_, train_args(2, "--mix-rows 2 --out " + p("z")));
+  EXPECT_NE(alone.status, 0);
+  EXPECT_NE(alone.all().find("--mix-data"), std::string::npos) << alone.all();
 }
 
 // LoRA trains a small slice into a small file; merged and attached give the same logits and the

@@ -27,6 +27,14 @@ static std::vector<uint16_t> read_split(const fs::path& dir, const std::string& 
   return tokens;
 }
 
+void TokenDataset::require_vocab(int tokenizer_n_vocab, const std::string& tokenizer_dir) const {
+  if (n_vocab != tokenizer_n_vocab) {
+    throw std::runtime_error("the shards in " + dir + " were written with n_vocab " + std::to_string(n_vocab) +
+                             " but the tokenizer in " + tokenizer_dir + " has " + std::to_string(tokenizer_n_vocab) +
+                             " (shard with the same tokenizer)");
+  }
+}
+
 TokenDataset TokenDataset::load(const std::string& dir) {
   const fs::path meta_path = fs::path(dir) / "meta.json";
   std::ifstream in(meta_path);

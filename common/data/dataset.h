@@ -40,6 +40,8 @@ struct TokenDataset {
   std::vector<TokenSource> sources;
   // Reads DIR/meta.json and every shard it lists; errors name the file and what is wrong.
   static TokenDataset load(const std::string& dir);
+  // Throws, naming both folders, unless the shards were written with a tokenizer of n_vocab ids.
+  void require_vocab(int tokenizer_n_vocab, const std::string& tokenizer_dir) const;
   int64_t train_tokens() const;
   int64_t val_tokens() const;
 };
