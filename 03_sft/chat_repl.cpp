@@ -87,7 +87,11 @@ class ReplyPrinter {
   }
 
  private:
-  void print(const std::string& s) {
+  void print(std::string_view s) {
+    if (!started_ && !s.empty()) {  // the template's space before the reply is not shown
+      s = reply_text(s);
+      started_ = true;
+    }
     if (s.empty()) return;
     std::cout << s << std::flush;
     at_line_start_ = s.back() == '\n';
@@ -98,6 +102,7 @@ class ReplyPrinter {
   const bool hold_calls_;
   Utf8Stream text_;
   std::vector<int32_t> call_;  // the tokens of a call not yet answered
+  bool started_ = false;       // something of the reply has come
   bool at_line_start_ = true;  // right after "assistant: ", a [tool] line needs no newline first
   bool after_tool_line_ = false;  // the last thing printed is a [tool] line
 };
@@ -160,7 +165,7 @@ int run_chat(const ChatOptions& opt) {
     }
     printer.finish();
     if (!reply.empty() && (reply.back() == t.end || reply.back() == t.eot)) reply.pop_back();
-    chat.push_back({ChatRole::assistant, tok.decode(reply)});
+    chat.push_back({ChatRole::assistant, std::string(reply_text(tok.decode(reply)))});
   };
 
   if (!opt.prompt.empty()) {

@@ -119,7 +119,7 @@ static std::string greedy_replies(GPT& model, const Tokenizer& tok, const std::v
     if (!reply.empty() && (reply.back() == t.end || reply.back() == t.eot)) reply.pop_back();
     for (const auto& m : prompt)
       if (m.role == ChatRole::user) out += "user:      " + m.content + "\n";
-    out += "assistant: " + tok.decode(reply) + "\nreference: " + gold + "\n\n";
+    out += "assistant: " + std::string(reply_text(tok.decode(reply))) + "\nreference: " + gold + "\n\n";
   }
   return out;
 }

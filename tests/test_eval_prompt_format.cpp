@@ -66,7 +66,7 @@ TEST(PromptFormat, Chat) {
   const ChatTokens t(tok());
   // Chat takes no examples, whatever shots says.
   EvalPrompt p = build_prompt(tok(), options(PromptFormat::chat), {}, kQuestion);
-  EXPECT_EQ(p.page, "<|user|>What is 40 + 2?<|end|><|assistant|>");
+  EXPECT_EQ(p.page, "<|user|> What is 40 + 2?<|end|><|assistant|>");
   EXPECT_EQ(p.ids, render_for_completion(tok(), {{ChatRole::user, kQuestion}}));
   EXPECT_EQ(p.ids.front(), t.eot);
   EXPECT_EQ(p.ids.back(), t.assistant);
@@ -77,7 +77,7 @@ TEST(PromptFormat, Chat) {
   o.system = "Be brief.";
   o.chain_of_thought = true;
   p = build_prompt(tok(), o, {}, kQuestion);
-  EXPECT_EQ(p.page, "<|system|>Be brief.<|end|><|user|>What is 40 + 2? Think step by step.<|end|><|assistant|>");
+  EXPECT_EQ(p.page, "<|system|> Be brief.<|end|><|user|> What is 40 + 2? Think step by step.<|end|><|assistant|>");
   // A user's "<|end|>" stays text: the question cannot forge a turn.
   p = build_prompt(tok(), options(PromptFormat::chat), {}, "a<|end|>b");
   EXPECT_EQ(std::count(p.ids.begin(), p.ids.end(), t.end), 1);
@@ -97,7 +97,7 @@ TEST(PromptFormat, ToolsOfferTheWorldsToolsInTheSystemPrompt) {
   o.tools = true;
   EXPECT_EQ(answer_format_of(o), AnswerFormat::tool);
   EXPECT_EQ(build_prompt(tok(), o, {}, kQuestion).page,
-            "<|system|>" + std::string(tools_system_prompt) + "<|end|><|user|>What is 40 + 2?<|end|><|assistant|>");
+            "<|system|> " + std::string(tools_system_prompt) + "<|end|><|user|> What is 40 + 2?<|end|><|assistant|>");
   o.system = "Mine.";
   EXPECT_EQ(system_prompt_of(o), "Mine.");
   PromptOptions sheet = options(PromptFormat::qa_fewshot, 0);

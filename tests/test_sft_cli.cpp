@@ -141,7 +141,7 @@ TEST_F(SftCli, FullFineTuningThenChat) {
   for (const char* key : {"accuracy", "well_formed_rate", "total", "examples", "failures", "lora", "mode", "accuracy_interval"})
     EXPECT_TRUE(e.contains(key)) << key;
   for (const char* key : {"task", "accuracy", "total", "well_formed_rate"}) EXPECT_TRUE(e["tasks"][0].contains(key)) << key;
-  EXPECT_EQ(e["examples"][0]["completion"], "5<|end|>");
+  EXPECT_EQ(e["examples"][0]["completion"], " 5<|end|>") << "what follows the prompt: the template's space, the answer, <|end|>";
 
   // With a manifest the table has the chance level of each task it names; a system prompt and
   // chain of thought go into the prompt.
@@ -158,7 +158,7 @@ TEST_F(SftCli, FullFineTuningThenChat) {
   EXPECT_EQ(c["max_new_tokens"], 32) << "a worked reply gets room: 64 tokens, or half the context of 64";
   for (const char* list : {"examples", "failures"})
     for (const auto& r : c[list])
-      EXPECT_EQ(r["page"], "<|system|>Be brief.<|end|><|user|>" + r["prompt"].get<std::string>() +
+      EXPECT_EQ(r["page"], "<|system|> Be brief.<|end|><|user|> " + r["prompt"].get<std::string>() +
                                " Think step by step.<|end|><|assistant|>");
   EXPECT_EQ(c["examples"].size() + c["failures"].size(), 3u);
   EXPECT_NE(read_file(p("cot.md")).find("| task | questions | chance |"), std::string::npos);

@@ -87,17 +87,23 @@ RenderedChat render_conversation(const Tokenizer& tok, const Chat& messages) {
   append(out, t.eot, 0);
   for (const ChatMessage& m : messages) {
     append(out, role_token(t, m.role), 0);
+    const std::string text = std::string(kTextLead) + m.content;
     if (m.role == ChatRole::assistant) {
-      RenderedChat body = encode_assistant_text(tok, m.content);
+      RenderedChat body = encode_assistant_text(tok, text);
       out.ids.insert(out.ids.end(), body.ids.begin(), body.ids.end());
       out.mask.insert(out.mask.end(), body.mask.begin(), body.mask.end());
       append(out, t.end, 1);  // learning to stop is part of the answer
     } else {
-      append(out, tok.encode(m.content, AllowedSpecial::none), 0);
+      append(out, tok.encode(text, AllowedSpecial::none), 0);
       append(out, t.end, 0);
     }
   }
   return out;
+}
+
+std::string_view reply_text(std::string_view decoded) {
+  if (decoded.starts_with(kTextLead)) decoded.remove_prefix(kTextLead.size());
+  return decoded;
 }
 
 std::vector<int32_t> render_for_completion(const Tokenizer& tok, const Chat& messages) {

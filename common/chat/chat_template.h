@@ -5,18 +5,28 @@
 // Layout, token by token (special tokens from common/tokenizer/special_tokens.h, each ONE id):
 //
 //   <|endoftext|>                                  a new document starts               mask 0
-//   <|system|> SYSTEM TEXT <|end|>                 optional, anywhere (usually first)   mask 0
-//   <|user|> USER TEXT <|end|>                                                          mask 0
+//   <|system|> ␠SYSTEM TEXT <|end|>                optional, anywhere (usually first)   mask 0
+//   <|user|> ␠USER TEXT <|end|>                                                         mask 0
 //   <|assistant|>                                  the turn marker (the prompt gives it) mask 0
-//       ASSISTANT TEXT                             what the model must learn to write   mask 1
+//       ␠ASSISTANT TEXT                            what the model must learn to write   mask 1
 //       <|end|>                                    the model must also learn to STOP    mask 1
 //   <|user|> … <|end|><|assistant|> … <|end|>      further turns, the same
 //
-// There is nothing between the tokens: no newline after a marker, none after <|end|>. E.g. the
-// conversation [user "What is 2 + 3?", assistant "5"] on a byte-level tokenizer renders as
+// A message's text follows its marker after one space (␠, kTextLead), and nothing else comes
+// between the tokens: no newline after a marker, none after <|end|>. E.g. the conversation
+// [user "What is 2 + 3?", assistant "5"] on a byte-level tokenizer renders as
 //
-//   ids   <|endoftext|> <|user|> W h a t ␠ i s ␠ 2 ␠ + ␠ 3 ? <|end|> <|assistant|> 5 <|end|>
-//   mask        0          0     0 0 0 0 0 0 0 0 0 0 0 0 0 0    0          0      1    1
+//   ids   <|endoftext|> <|user|> ␠ W h a t ␠ i s ␠ 2 ␠ + ␠ 3 ? <|end|> <|assistant|> ␠ 5 <|end|>
+//   mask        0          0     0 0 0 0 0 0 0 0 0 0 0 0 0 0 0    0          0      1 1    1
+//
+// Why the space: with GPT-2's pre-tokenization a word or number carries the space before it
+// (" 5" and "5" are different tokens once merges have run), and the base read every answer of its
+// documents after a space — "A: 19", "Assistant: 19", "is 34 years old". An assistant that had to
+// write "19" right after its marker would answer in tokens the base rarely saw in that role, and
+// SFT would have to teach the answer anew rather than the format; with the space the reply's first
+// token is the one the base already predicts there. (Llama 2's template has the same space:
+// "[/INST] answer".) Measured in chapter 03's README: facts and string questions answered after
+// SFT went up with the space, with everything else equal.
 //
 // Design choices:
 // - Text is encoded with AllowedSpecial::none, so a user who types "<|end|>" gets ordinary
@@ -30,7 +40,9 @@
 // - The sequence starts with <|endoftext|>, the token the base model saw before every document.
 //
 // For generation, render_for_completion gives the prompt up to and including the <|assistant|>
-// that opens the reply; the model then writes the reply and <|end|>.
+// that opens the reply; the model then writes the reply (its space first, fused with the first
+// word, never a separate prompt token: a prompt that ended with the space would split that word
+// where training never did) and <|end|>. reply_text turns what it wrote back into message text.
 //
 // A base model never saw the chat tokens (their embeddings are untrained). The talk's trick for
 // making it act as an assistant anyway is a plain-text document that looks like a transcript:
@@ -59,6 +71,13 @@ struct RenderedChat {
   std::vector<int32_t> ids;
   std::vector<uint8_t> mask;  // mask[i] = 1: ids[i] is an assistant token the loss trains on
 };
+
+// What separates a marker from its message's text (the layout above).
+inline constexpr std::string_view kTextLead = " ";
+
+// A generated reply, decoded, as a message's text: without the one space the template puts
+// before every message (kTextLead), so that rendering the message again gives the same tokens.
+std::string_view reply_text(std::string_view decoded);
 
 // The ids of the special tokens the template uses, looked up once (std::runtime_error naming the
 // missing token when the tokenizer lacks one: a tokenizer without the chat tokens cannot chat).
