@@ -1,7 +1,7 @@
 // LoRA against full fine-tuning, and the bf16-weight GEMM against the f32 one.
 //
-// train_step/<mode>: one training step of the `small` preset (L=6 NH=6 C=192 maxT=128) at the
-// shape of the chapter 02 run (B=16, T=128, V=2048): forward, backward, AdamW on the trainable
+// train_step/<mode>: one training step of the `small` preset (L=6 NH=6 C=192 maxT=256) on 16 rows
+// of 128 tokens (the 2,048 tokens of a chapter 02 step, V=2048): forward, backward, AdamW on the trainable
 // parameters, zero_grad. Modes:
 //   full          every base parameter trains (chapter 02's step)
 //   lora          rank 8 on qkv + attproj, the base frozen (no base gradients, no dW products)

@@ -48,7 +48,7 @@ GPTConfig gpt_preset(const std::string& name, int V) {
   } else if (name == "char-baby") {
     c.L = 4, c.NH = 4, c.C = 128, c.max_T = 64;
   } else if (name == "small") {
-    c.L = 6, c.NH = 6, c.C = 192, c.max_T = 128;
+    c.L = 6, c.NH = 6, c.C = 192, c.max_T = 256;
   } else if (name == "gpt2") {
     c.L = 12, c.NH = 12, c.C = 768, c.max_T = 1024;
   } else {

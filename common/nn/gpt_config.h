@@ -35,7 +35,7 @@ int padded_vocab(int V);
 // Named presets; V (and Vp) come from the tokenizer at run time.
 //   nano       test size, trains in seconds            L=2  NH=2  C=32  maxT=32
 //   char-baby  nanoGPT's CPU Shakespeare config         L=4  NH=4  C=128 maxT=64
-//   small      the CPU demo default (~10 min here)      L=6  NH=6  C=192 maxT=128
+//   small      the CPU demo default (~16 min here)      L=6  NH=6  C=192 maxT=256
 //   gpt2       GPT-2 124M                               L=12 NH=12 C=768 maxT=1024
 GPTConfig gpt_preset(const std::string& name, int V);
 std::vector<std::string> gpt_preset_names();

@@ -21,7 +21,7 @@ stage_02_pretrain() {
     --eval-every 250 --eval-batches 20 --sample-every 1000 --sample-tokens 300 | tee "$out/char.log"
 
   "$BIN/pretrain" train --data "$RUN/shards_mix" --tokenizer "$RUN/tokenizer" --out "$out/small" \
-    --preset small -B 16 -T 128 --steps "$small_steps" --lr 2e-3 --min-lr 2e-4 --warmup 100 \
+    --preset small -B 8 -T 256 --steps "$small_steps" --lr 2e-3 --min-lr 2e-4 --warmup 100 \
     --beta2 0.99 --weight-decay 0.1 --grad-clip 1.0 --dropout 0 \
     --eval-every 250 --eval-batches 20 --sample-every 500 --sample-tokens 200 | tee "$out/small.log"
 
