@@ -5,7 +5,7 @@
 # 01–02 alone (scripts/pipeline.sh --until 02), so the settings are the pipeline's own; the table is
 # OUT/02_pretrain/report.md, printed at the end.
 #
-#   scripts/calibrate_world.sh [OUT]     (default runs/calibration; ~17 minutes on 2 cores)
+#   scripts/calibrate_world.sh [OUT]     (default runs/calibration; ~19 minutes on 2 cores)
 #   CALIBRATION_STEPS=N                  the base model's steps (default: the pipeline's, 3000)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -26,8 +26,9 @@
 //                 accurate assistant. The assistant gives the answer alone, on one line.\n\n
 //                 User: What is 12 + 7?\nAssistant: 19\n\nUser: What is 40 + 2?\nAssistant:
 //                 → " 42\n"                     (the end of the line)
-//   chat          <|endoftext|><|user|>What is 40 + 2?<|end|><|assistant|>
-//                 → "42<|end|>"                 (to <|end|>; no examples)
+//   chat          <|endoftext|><|user|> What is 40 + 2?<|end|><|assistant|>
+//                 → " 42<|end|>"                (to <|end|>; no examples; the space is the
+//                                                template's: chat_template.h)
 //   chain of thought: "… What is 40 + 2? Think step by step." → "…\nAnswer: 42\n" (graded on the
 //                 last "Answer:" line, well-formed as a worked solution)
 //

@@ -22,7 +22,7 @@
 //                  Assistant:
 //   chat         the chat template's completion prompt (chat_template.h), no examples; the reply
 //                runs to <|end|>.
-//                  <|endoftext|>[<|system|>SYSTEM PROMPT<|end|>]<|user|>What is 40 + 2?<|end|><|assistant|>
+//                  <|endoftext|>[<|system|> SYSTEM PROMPT<|end|>]<|user|> What is 40 + 2?<|end|><|assistant|>
 //
 // Every reply also ends at <|endoftext|> and after max_new_tokens.
 //

@@ -14,7 +14,7 @@ stage_03_sft() {
   local out="$RUN/03_sft"
   mkdir -p "$out"
   local base="$RUN/02_pretrain/small/model.bin" tok="$RUN/tokenizer" world="$RUN/world"
-  local steps="${SFT_STEPS:-400}" per_task="${SFT_EVAL_PER_TASK:-30}"
+  local steps="${SFT_STEPS:-400}" per_task="${SFT_EVAL_PER_TASK:-50}"
   if [[ ! -f "$world/sft_train.jsonl" ]]; then
     "$BIN/tokenizer" world --out "$world"
   fi
@@ -51,6 +51,9 @@ stage_03_sft() {
   done
   "$BIN/sft" chat --model "$out/full/model.bin" --tokenizer "$tok" --temperature 0 --prompt "What is 12 + 7?" \
     > "$out/chat_example.txt"
+  # The calculator run inside generation (generate_with_tools): the tool trace SFT taught, executed.
+  "$BIN/sft" chat --model "$out/full/model.bin" --tokenizer "$tok" --temperature 0 --tools --world "$world" \
+    --prompt "What is 478 * 56?" > "$out/chat_tools_example.txt"
 
   python3 - "$out" "$world" <<'PY' > "$out/report.md"
 import json, os, sys
@@ -93,7 +96,10 @@ print(f"\nSettings: {c['steps']} steps of B={c['B']} rows × T={c['T']} tokens (
 for run in ("full", "lora"):
     print(f"![{run} loss]({run}/loss.svg)\n")
 print("`sft chat --prompt \"What is 12 + 7?\"` with the full SFT model:\n")
-print("```\n" + open(os.path.join(out, "chat_example.txt")).read().strip() + "\n```")
+print("```\n" + open(os.path.join(out, "chat_example.txt")).read().strip() + "\n```\n")
+print("`sft chat --tools --world RUN/world --prompt \"What is 478 * 56?\"` with the full SFT model (the "
+      "world's tool prompt as the system message; `[tool]` lines are the runtime's):\n")
+print("```\n" + open(os.path.join(out, "chat_tools_example.txt")).read().strip() + "\n```")
 PY
   # The same table, machine-readable: accuracy and well-formed rate per set, model and task, and
   # each SFT run's cost (trainable %, file size, memory, wall time).
