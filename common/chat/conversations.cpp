@@ -85,7 +85,7 @@ ConversationFile read_conversations(const std::string& path, bool skip_bad_lines
 
 SftBatcher::SftBatcher(const Tokenizer& tok, const std::vector<Chat>& conversations, int64_t B, int64_t T,
                        uint64_t seed)
-    : B_(B), T_(T), seed_(seed) {
+    : B_(B), T_(T), order_(1, seed) {
   if (B <= 0 || T <= 0) throw std::invalid_argument("SftBatcher: B and T must be positive");
   for (const Chat& c : conversations) {
     RenderedChat r = render_conversation(tok, c);
@@ -105,17 +105,7 @@ SftBatcher::SftBatcher(const Tokenizer& tok, const std::vector<Chat>& conversati
     throw std::invalid_argument("SftBatcher: no conversation has an assistant token within a row of T+1 = " +
                                 std::to_string(T + 1) + " tokens");
   }
-}
-
-const std::vector<int64_t>& SftBatcher::order(int64_t epoch) {
-  if (epoch != order_epoch_) {
-    order_.resize(rendered_.size());
-    std::iota(order_.begin(), order_.end(), 0);
-    Rng rng(seed_ ^ (0x5F7ull + 0x9E3779B97F4A7C15ull * static_cast<uint64_t>(epoch + 1)));
-    for (size_t i = order_.size(); i > 1; i--) std::swap(order_[i - 1], order_[rng.below(i)]);  // Fisher-Yates
-    order_epoch_ = epoch;
-  }
-  return order_;
+  order_ = EpochOrder(static_cast<int64_t>(rendered_.size()), seed);
 }
 
 void SftBatcher::next(Tensor& inputs, Tensor& targets, Tensor& weights) {
@@ -134,11 +124,11 @@ void SftBatcher::next(Tensor& inputs, Tensor& targets, Tensor& weights) {
     row.clear();
     mask.clear();
     while (true) {
-      const RenderedChat& c = rendered_[order(pos_.epoch)[pos_.cursor]];
+      const RenderedChat& c = rendered_[order_.peek()];
       if (!row.empty() && static_cast<int64_t>(row.size() + c.ids.size()) > T_ + 1) break;  // next row
       row.insert(row.end(), c.ids.begin(), c.ids.end());
       mask.insert(mask.end(), c.mask.begin(), c.mask.end());
-      if (++pos_.cursor == static_cast<int64_t>(rendered_.size())) pos_.cursor = 0, pos_.epoch++;
+      order_.advance();
       if (static_cast<int64_t>(row.size()) == T_ + 1) break;
     }
     for (int64_t t = 0; t < T_; t++) {

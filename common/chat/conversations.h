@@ -33,6 +33,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/chat/chat_template.h"
+#include "common/data/epoch_order.h"
 #include "common/tensor/tensor.h"
 
 namespace sog {
@@ -51,11 +52,8 @@ struct ConversationFile {
 // skip_bad_lines), and when the file cannot be read or holds no conversation at all.
 ConversationFile read_conversations(const std::string& path, bool skip_bad_lines = false);
 
-struct SftPosition {
-  int64_t epoch = 0, cursor = 0;  // cursor: index into epoch's permutation of the next conversation
-};
-// The position in a training state (common/io/train_state.h): {"epoch": int, "cursor": int}.
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(SftPosition, epoch, cursor)
+// The position in a training state: {"epoch": int, "cursor": int} (common/data/epoch_order.h).
+using SftPosition = EpochPosition;
 
 class SftBatcher {
  public:
@@ -63,8 +61,8 @@ class SftBatcher {
   SftBatcher(const Tokenizer& tok, const std::vector<Chat>& conversations, int64_t B, int64_t T, uint64_t seed);
   // inputs (B,T) i32, targets (B,T) i32, weights (B,T) f32: overwritten (allocated on first use).
   void next(Tensor& inputs, Tensor& targets, Tensor& weights);
-  SftPosition position() const { return pos_; }
-  void restore(const SftPosition& p) { pos_ = p; }
+  SftPosition position() const { return order_.position(); }
+  void restore(const SftPosition& p) { order_.restore(p); }
 
   int64_t conversations() const { return static_cast<int64_t>(rendered_.size()); }
   int64_t truncated() const { return truncated_; }
@@ -80,15 +78,11 @@ class SftBatcher {
                                                              int64_t B, int64_t T, int64_t max_batches);
 
  private:
-  const std::vector<int64_t>& order(int64_t epoch);
   std::vector<RenderedChat> rendered_;
   int64_t B_, T_;
-  uint64_t seed_;
-  SftPosition pos_;
   int64_t truncated_ = 0, dropped_ = 0;
   double last_trained_fraction_ = 0;
-  int64_t order_epoch_ = -1;
-  std::vector<int64_t> order_;
+  EpochOrder order_;  // the conversations, a fresh seeded permutation each epoch
 };
 
 }  // namespace sog
