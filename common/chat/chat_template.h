@@ -64,6 +64,7 @@ std::string_view role_name(ChatRole role);  // "system", "user", "assistant"
 struct ChatMessage {
   ChatRole role = ChatRole::user;
   std::string content;
+  bool operator==(const ChatMessage&) const = default;
 };
 using Chat = std::vector<ChatMessage>;
 

@@ -1,14 +1,59 @@
 #include "common/chat/conversations.h"
 
-#include <fstream>
+#include <algorithm>
 #include <numeric>
 #include <stdexcept>
 
+#include "common/io/jsonl_lines.h"
 #include "common/tensor/random.h"
 
 namespace sog {
 
 using json = nlohmann::json;
+
+ChatMessage parse_chat_message(const json& m) {
+  if (!m.is_object()) throw std::invalid_argument(std::string("expected an object, found ") + m.type_name());
+  if (!m.contains("role")) throw std::invalid_argument("missing field \"role\"");
+  if (!m["role"].is_string()) throw std::invalid_argument("\"role\" must be a string");
+  const std::string role = m["role"].get<std::string>();
+  ChatMessage msg;
+  if (role == "system") {
+    msg.role = ChatRole::system;
+  } else if (role == "user") {
+    msg.role = ChatRole::user;
+  } else if (role == "assistant") {
+    msg.role = ChatRole::assistant;
+  } else {
+    throw std::invalid_argument("unknown role \"" + role + "\" (expected system, user or assistant)");
+  }
+  if (!m.contains("content")) throw std::invalid_argument("missing field \"content\"");
+  if (!m["content"].is_string()) {
+    throw std::invalid_argument(std::string("\"content\" must be a string, found ") + m["content"].type_name());
+  }
+  msg.content = m["content"].get<std::string>();
+  return msg;
+}
+
+Chat parse_messages(const json& messages) {
+  if (!messages.is_array()) {
+    throw std::invalid_argument(std::string("expected a list of messages, found ") + messages.type_name());
+  }
+  Chat chat;
+  for (size_t i = 0; i < messages.size(); i++) {
+    try {
+      chat.push_back(parse_chat_message(messages[i]));
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument("message " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  return chat;
+}
+
+nlohmann::ordered_json messages_json(const Chat& chat) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const ChatMessage& m : chat) out.push_back({{"role", std::string(role_name(m.role))}, {"content", m.content}});
+  return out;
+}
 
 Chat parse_conversation(const json& row) {
   if (!row.is_object()) throw std::invalid_argument("expected a JSON object, found " + std::string(row.type_name()));
@@ -18,63 +63,24 @@ Chat parse_conversation(const json& row) {
     throw std::invalid_argument("\"messages\" must be an array, found " + std::string(messages.type_name()));
   }
   if (messages.empty()) throw std::invalid_argument("empty conversation (\"messages\" has no message)");
-  Chat chat;
-  bool has_assistant = false;
-  for (size_t i = 0; i < messages.size(); i++) {
-    const json& m = messages[i];
-    const std::string where = "message " + std::to_string(i) + ": ";
-    if (!m.is_object()) throw std::invalid_argument(where + "expected an object, found " + m.type_name());
-    if (!m.contains("role")) throw std::invalid_argument(where + "missing field \"role\"");
-    if (!m["role"].is_string()) throw std::invalid_argument(where + "\"role\" must be a string");
-    const std::string role = m["role"].get<std::string>();
-    ChatMessage msg;
-    if (role == "system") {
-      msg.role = ChatRole::system;
-    } else if (role == "user") {
-      msg.role = ChatRole::user;
-    } else if (role == "assistant") {
-      msg.role = ChatRole::assistant;
-      has_assistant = true;
-    } else {
-      throw std::invalid_argument(where + "unknown role \"" + role + "\" (expected system, user or assistant)");
-    }
-    if (!m.contains("content")) throw std::invalid_argument(where + "missing field \"content\"");
-    if (!m["content"].is_string()) {
-      throw std::invalid_argument(where + "\"content\" must be a string, found " + m["content"].type_name());
-    }
-    msg.content = m["content"].get<std::string>();
-    chat.push_back(std::move(msg));
-  }
+  Chat chat = parse_messages(messages);
+  const bool has_assistant =
+      std::any_of(chat.begin(), chat.end(), [](const ChatMessage& m) { return m.role == ChatRole::assistant; });
   if (!has_assistant) throw std::invalid_argument("no assistant message (nothing to train on)");
   return chat;
 }
 
 ConversationFile read_conversations(const std::string& path, bool skip_bad_lines) {
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error(path + ": cannot open the conversations file");
   ConversationFile out;
-  std::string line;
-  int64_t line_no = 0;
-  while (std::getline(in, line)) {
-    line_no++;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank line
-    std::string reason;
-    try {
-      json row = json::parse(line);
-      out.conversations.push_back(parse_conversation(row));
-      continue;
-    } catch (const json::parse_error& e) {
-      reason = std::string("invalid JSON (") + e.what() + ")";
-    } catch (const std::invalid_argument& e) {
-      reason = e.what();
-    }
-    const std::string message = path + ":" + std::to_string(line_no) + ": " + reason;
-    if (!skip_bad_lines) throw std::runtime_error(message + " (--skip-bad-lines skips such lines)");
-    out.skipped_lines++;
-    if (out.skipped_reasons.size() < 10) out.skipped_reasons.push_back(message);
-  }
+  const int64_t lines = for_each_jsonl_row(
+      path, "conversations file", [&](const json& row) { out.conversations.push_back(parse_conversation(row)); },
+      [&](const std::string& message) {
+        if (!skip_bad_lines) throw std::runtime_error(message + " (--skip-bad-lines skips such lines)");
+        out.skipped_lines++;
+        if (out.skipped_reasons.size() < 10) out.skipped_reasons.push_back(message);
+      });
   if (out.conversations.empty()) {
-    throw std::runtime_error(path + ": no conversation in the file (" + std::to_string(line_no) + " lines, " +
+    throw std::runtime_error(path + ": no conversation in the file (" + std::to_string(lines) + " lines, " +
                              std::to_string(out.skipped_lines) + " skipped)");
   }
   return out;

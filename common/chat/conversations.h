@@ -42,6 +42,15 @@ namespace sog {
 // caller adds them).
 Chat parse_conversation(const nlohmann::json& row);
 
+// The message rules of the format above, for other files that hold messages (the reward model's
+// preference pairs): one {"role", "content"} object → a message, and a JSON array of them → a
+// chat, each reason prefixed "message I: " (I from 0). Throw std::invalid_argument with the
+// reason; an empty array is the caller's to judge.
+ChatMessage parse_chat_message(const nlohmann::json& message);
+Chat parse_messages(const nlohmann::json& messages);
+// The inverse: [{"role": "user", "content": "…"}, …], keys in that order.
+nlohmann::ordered_json messages_json(const Chat& chat);
+
 struct ConversationFile {
   std::vector<Chat> conversations;
   int64_t skipped_lines = 0;               // with skip_bad_lines

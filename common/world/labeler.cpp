@@ -7,23 +7,14 @@
 
 namespace sog {
 
-namespace {
-struct Key {  // smaller is better
-  int wrong, malformed;
-  size_t length;
-};
-Key key_of(const Task& task, const std::string& completion) {
+PreferenceKey preference_key(const Task& task, std::string_view completion) {
   Grade g = grade(task, completion);
-  return Key{g.correct ? 0 : 1, g.well_formed ? 0 : 1, completion.size()};
+  return PreferenceKey{g.correct ? 0 : 1, g.well_formed ? 0 : 1, completion.size()};
 }
-bool same_preference(const Key& a, const Key& b) {
-  return a.wrong == b.wrong && a.malformed == b.malformed && a.length == b.length;
-}
-}  // namespace
 
 std::vector<size_t> rank_completions(const Task& task, const std::vector<std::string>& completions) {
-  std::vector<Key> keys;
-  for (const auto& c : completions) keys.push_back(key_of(task, c));
+  std::vector<PreferenceKey> keys;
+  for (const auto& c : completions) keys.push_back(preference_key(task, c));
   std::vector<size_t> order(completions.size());
   for (size_t i = 0; i < order.size(); i++) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t i, size_t j) {
@@ -36,14 +27,14 @@ std::vector<size_t> rank_completions(const Task& task, const std::vector<std::st
 std::vector<PreferencePair> preference_pairs(const Task& task, const std::vector<std::string>& completions,
                                              size_t max_pairs) {
   const auto order = rank_completions(task, completions);
-  std::vector<Key> keys;
-  for (size_t i : order) keys.push_back(key_of(task, completions[i]));
+  std::vector<PreferenceKey> keys;
+  for (size_t i : order) keys.push_back(preference_key(task, completions[i]));
   // Candidate pairs (i better than j in rank positions), ordered by how far apart they rank, the
   // widest gap first, so a cap keeps the clearest comparisons.
   std::vector<std::pair<size_t, size_t>> candidates;
   for (size_t i = 0; i < order.size(); i++)
     for (size_t j = i + 1; j < order.size(); j++)
-      if (!same_preference(keys[i], keys[j]) && completions[order[i]] != completions[order[j]]) candidates.emplace_back(i, j);
+      if (keys[i] != keys[j] && completions[order[i]] != completions[order[j]]) candidates.emplace_back(i, j);
   std::stable_sort(candidates.begin(), candidates.end(),
                    [](auto x, auto y) { return (x.second - x.first) > (y.second - y.first); });
   std::vector<PreferencePair> pairs;

@@ -13,11 +13,20 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/world/task.h"
 
 namespace sog {
+
+// What rules 1–3 look at, smaller is better: two completions with equal keys tie (no pair).
+struct PreferenceKey {
+  int wrong = 0, malformed = 0;  // 0 or 1
+  size_t length = 0;             // bytes
+  bool operator==(const PreferenceKey&) const = default;
+};
+PreferenceKey preference_key(const Task& task, std::string_view completion);
 
 // Indices into completions, best first.
 std::vector<size_t> rank_completions(const Task& task, const std::vector<std::string>& completions);
