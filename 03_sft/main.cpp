@@ -318,10 +318,7 @@ int main(int argc, char** argv) {
   train->add_option("--seq-len,-T", tc.T, "tokens per row (default: maxT)");
   add_optimizer_options(train, tc);
   train->add_option("--samples", tc.sample_count, "greedy replies to validation prompts, at every evaluation and at the end")->capture_default_str();
-  train->add_option("--lora-rank", tc.lora_rank, "LoRA rank r (0: full fine-tuning)")->capture_default_str();
-  train->add_option("--lora-alpha", tc.lora_alpha, "LoRA scale α (the update is α/r · B·A)")->capture_default_str();
-  train->add_option("--lora-dropout", tc.lora_dropout, "dropout on the adapters' input")->capture_default_str();
-  train->add_option("--lora-targets", tc.lora_targets, "qkv,attproj,fc,fcproj | attn | mlp | all")->capture_default_str();
+  add_lora_options(train, tc);
   train->add_flag("--bf16-base", tc.bf16_base, "keep the frozen base's matrices in bf16 (LoRA only)");
   auto* mix_flag = train->add_option("--mix-data", tc.mix_data,
                                      "a shard folder (chapter 01's) whose text is mixed into every step");

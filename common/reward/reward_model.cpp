@@ -123,7 +123,10 @@ GroupLoss group_loss(GPT& model, const ScalarHead& head, const Tokenizer& tok, c
   sequences.reserve(K);
   for (const std::string& c : completions) sequences.push_back(reward_sequence(tok, prompt, c, model.config().max_T));
   Tensor scores = reward_scores(model, head, make_reward_batch(sequences, tok.eot_id()), dropout_rng);  // (K)
-  return {pairwise_ranking_loss(scores, pairs), K, static_cast<int64_t>(pairs.size())};
+  GroupLoss out{pairwise_ranking_loss(scores, pairs), K, static_cast<int64_t>(pairs.size())};
+  out.scores.assign(scores.f32(), scores.f32() + K);
+  for (const auto& s : sequences) out.tokens += static_cast<int64_t>(s.size());
+  return out;
 }
 
 double pairwise_accuracy(std::span<const float> scores, Pairs pairs) {

@@ -87,6 +87,8 @@ struct GroupLoss {
   Tensor loss;  // (1), on the tape
   int64_t rows_forwarded = 0;
   int64_t pairs = 0;
+  std::vector<float> scores;  // (K) the raw scores, detached: the trainer's accuracy on the group
+  int64_t tokens = 0;         // real tokens of the K sequences (padding not counted)
 };
 GroupLoss group_loss(GPT& model, const ScalarHead& head, const Tokenizer& tok, const Chat& prompt,
                      const std::vector<std::string>& completions,

@@ -25,4 +25,14 @@ void add_run_options(CLI::App* cmd, Config& c) {
   cmd->add_option("--seed", c.seed)->capture_default_str();
 }
 
+// The LoRA flags of a trainer that can fine-tune with adapters (03_sft, 04_reward, …): any struct
+// with lora_rank, lora_alpha, lora_dropout, lora_targets (common/nn/lora.h).
+template <class Config>
+void add_lora_options(CLI::App* cmd, Config& c) {
+  cmd->add_option("--lora-rank", c.lora_rank, "LoRA rank r (0: full fine-tuning)")->capture_default_str();
+  cmd->add_option("--lora-alpha", c.lora_alpha, "LoRA scale α (the update is α/r · B·A)")->capture_default_str();
+  cmd->add_option("--lora-dropout", c.lora_dropout, "dropout on the adapters' input")->capture_default_str();
+  cmd->add_option("--lora-targets", c.lora_targets, "qkv,attproj,fc,fcproj | attn | mlp | all")->capture_default_str();
+}
+
 }  // namespace sog
