@@ -109,7 +109,7 @@ struct TrainConfig {
   int64_t groups_per_step = 8;
   double data_fraction = 1.0;  // train on the first fraction of the groups (the learning curve)
   double label_noise = 0;      // flip pairs before training, as `data --label-noise` does
-  float lr = 3e-5f, min_lr = 3e-6f;
+  float lr = 3e-4f, min_lr = 3e-5f;
   int64_t warmup = 10, decay_steps = 0;
   float beta1 = 0.9f, beta2 = 0.99f, weight_decay = 0.0f, grad_clip = 1.0f;
   int64_t eval_every = 25, eval_batches = 0, checkpoint_every = 0;

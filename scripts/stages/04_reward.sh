@@ -28,7 +28,7 @@ stage_04_reward() {
     --max-per-task "$heldout_per_task" --seed 7 --out "$out/data_heldout" | tee "$out/data_heldout.log"
 
   local common=(--model "$sft" --tokenizer "$tok" --data "$out/data_train/rankings.jsonl"
-                --val-data "$out/data_heldout/rankings.jsonl" --groups-per-step 8 --lr 3e-5 --min-lr 3e-6
+                --val-data "$out/data_heldout/rankings.jsonl" --groups-per-step 8 --lr 3e-4 --min-lr 3e-5
                 --warmup 10 --eval-every 25 --seed 1337)
   "$BIN/reward" train "${common[@]}" --out "$out/rm" | tee "$out/rm.log"
   "$BIN/reward" eval --model "$out/rm" --tokenizer "$tok" --data "$out/data_heldout/rankings.jsonl" \
