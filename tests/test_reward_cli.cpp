@@ -159,6 +159,26 @@ TEST_F(RewardCli, TrainEvalScoreAndNormalisation) {
   EXPECT_EQ(std::stod(one.out.substr(0, one.out.find('\t'))), rewards[6]);
 }
 
+// LoRA: the base stays as it was, the adapters and the head train; the folder holds model.bin
+// (the base), adapter.bin and head.bin, and eval and score load it whole.
+TEST_F(RewardCli, LoRARewardModel) {
+  Result t = run(dir_, train_args(30, "--lora-rank 4 --lora-alpha 8 --out " + p("rm_lora")));
+  ASSERT_EQ(t.status, 0) << t.all();
+  for (const char* f : {"model.bin", "adapter.bin", "head.bin", "config.json"})
+    EXPECT_TRUE(fs::exists(dir_ / "rm_lora" / f)) << f;
+  EXPECT_EQ(read_file(p("rm_lora/model.bin")), read_file(p("sft.bin"))) << "the base is not trained";
+  json config = json::parse(read_file(p("rm_lora/config.json")));
+  EXPECT_EQ(config["kind"], "reward");
+  EXPECT_EQ(config["adapter"]["rank"], 4);
+  std::vector<double> loss = column(p("rm_lora/metrics.jsonl"), "train_loss");
+  ASSERT_EQ(loss.size(), 30u);
+  EXPECT_LT(loss.back(), 0.5 * loss.front()) << "the adapters and the head learn the preference";
+  Result e = run(dir_, "eval --model " + p("rm_lora") + " --tokenizer " + p("tok") + " --data " + p("val.jsonl") +
+                           " --out " + p("eval_lora.json"));
+  ASSERT_EQ(e.status, 0) << e.all();
+  EXPECT_GE(json::parse(read_file(p("eval_lora.json")))["accuracy"].get<double>(), 5.0 / 6.0);
+}
+
 // --resume continues exactly: the same losses and the same weights, backbone and head.
 TEST_F(RewardCli, ResumeEqualsUninterrupted) {
   ASSERT_EQ(run(dir_, train_args(12, "--decay-steps 12 --out " + p("whole"))).status, 0);
