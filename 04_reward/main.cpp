@@ -154,6 +154,8 @@ static int run_train(TrainConfig cfg) {
     cfg.model_path = run.saved<std::string>("model");
     cfg.data_path = run.saved<std::string>("data");
     cfg.lora_rank = run.saved<int>("lora_rank");
+    cfg.lora_alpha = run.saved<float>("lora_alpha");
+    cfg.lora_dropout = run.saved<float>("lora_dropout");
     cfg.lora_targets = run.saved<std::string>("lora_targets");
     cfg.data_fraction = run.saved<double>("data_fraction");
     cfg.label_noise = run.saved<double>("label_noise");

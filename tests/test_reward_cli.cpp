@@ -179,19 +179,27 @@ TEST_F(RewardCli, LoRARewardModel) {
   EXPECT_GE(json::parse(read_file(p("eval_lora.json")))["accuracy"].get<double>(), 5.0 / 6.0);
 }
 
-// --resume continues exactly: the same losses and the same weights, backbone and head.
+// --resume continues exactly: the same losses and the same weights, backbone (or adapters, with
+// their dropout stream) and head.
 TEST_F(RewardCli, ResumeEqualsUninterrupted) {
-  ASSERT_EQ(run(dir_, train_args(12, "--decay-steps 12 --out " + p("whole"))).status, 0);
-  Result a = run(dir_, train_args(6, "--decay-steps 12 --checkpoint-every 0 --out " + p("part")));
-  ASSERT_EQ(a.status, 0) << a.all();
-  Result b = run(dir_, train_args(12, "--decay-steps 12 --resume " + p("part")));
-  ASSERT_EQ(b.status, 0) << b.all();
-  std::vector<double> x = column(p("whole/metrics.jsonl"), "train_loss"), y = column(p("part/metrics.jsonl"), "train_loss");
-  ASSERT_EQ(x.size(), 12u);
-  ASSERT_EQ(y.size(), 12u);
-  for (size_t i = 0; i < 12; i++) EXPECT_EQ(x[i], y[i]) << "step " << i;
-  for (const char* f : {"model.bin", "head.bin"})
-    EXPECT_EQ(read_file(p(std::string("whole/") + f)), read_file(p(std::string("part/") + f))) << f;
+  for (const std::string extra : {std::string(""), std::string("--lora-rank 2 --lora-alpha 4 --lora-dropout 0.1 ")}) {
+    ASSERT_EQ(run(dir_, train_args(12, extra + "--decay-steps 12 --out " + p("whole"))).status, 0);
+    Result a = run(dir_, train_args(6, extra + "--decay-steps 12 --out " + p("part")));
+    ASSERT_EQ(a.status, 0) << a.all();
+    Result b = run(dir_, train_args(12, "--decay-steps 12 --resume " + p("part")));
+    ASSERT_EQ(b.status, 0) << b.all();
+    std::vector<double> x = column(p("whole/metrics.jsonl"), "train_loss"), y = column(p("part/metrics.jsonl"), "train_loss");
+    ASSERT_EQ(x.size(), 12u);
+    ASSERT_EQ(y.size(), 12u);
+    for (size_t i = 0; i < 12; i++) EXPECT_EQ(x[i], y[i]) << extra << "step " << i;
+    for (const char* f : {"model.bin", "head.bin", "adapter.bin"}) {
+      if (!fs::exists(dir_ / "whole" / f)) continue;
+      EXPECT_EQ(read_file(p(std::string("whole/") + f)), read_file(p(std::string("part/") + f))) << extra << f;
+    }
+    EXPECT_EQ(fs::exists(dir_ / "whole" / "adapter.bin"), !extra.empty());
+    fs::remove_all(dir_ / "whole");
+    fs::remove_all(dir_ / "part");
+  }
 }
 
 // best-of-n: SFT greedy, one sample, best of 1, 2, 4 by the reward model, the oracle above it.
