@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "04_reward/comparisons.h"
+#include "04_reward/reward_eval.h"
 #include "common/eval/eval_report.h"
 #include "common/eval/evaluator.h"
 #include "common/io/atomic_file.h"
@@ -34,8 +35,7 @@ static std::vector<int> sizes_up_to(int n) {
 int run_best_of_n(const BestOfNConfig& cfg) {
   Tokenizer tok = Tokenizer::load(cfg.tokenizer_dir);
   LoadedModel policy = load_model(cfg.policy_path, "", tok, cfg.tokenizer_dir);
-  LoadedModel rm = load_model(cfg.reward_path, "", tok, cfg.tokenizer_dir);
-  if (!rm.head) throw std::runtime_error(cfg.reward_path + " has no scalar head: give a reward model folder (bin/reward train)");
+  LoadedModel rm = load_reward_model(cfg.reward_path, tok, cfg.tokenizer_dir);
   const std::vector<QuestionRow> questions = first_per_task(read_question_rows(cfg.prompts_path), cfg.max_per_task);
   const AnswerGenerator generate = model_answer_generator(*policy.model, tok);
 

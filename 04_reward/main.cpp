@@ -130,11 +130,17 @@ static json config_json(const TrainConfig& c) {
           {"lora_targets", c.lora_targets}};
 }
 
+// The groups of a file that have something to learn from: at least one pair.
+static std::vector<ComparisonGroup> groups_with_pairs(const std::string& path) {
+  std::vector<ComparisonGroup> groups;
+  for (auto& g : read_preferences(path))
+    if (!g.pairs.empty()) groups.push_back(std::move(g));
+  return groups;
+}
+
 // The groups that train: those with pairs, the first data_fraction of them, noise applied.
 static std::vector<ComparisonGroup> training_groups(const TrainConfig& cfg) {
-  std::vector<ComparisonGroup> all = read_preferences(cfg.data_path), groups;
-  for (auto& g : all)
-    if (!g.pairs.empty()) groups.push_back(std::move(g));
+  std::vector<ComparisonGroup> groups = groups_with_pairs(cfg.data_path);
   if (!(cfg.data_fraction > 0 && cfg.data_fraction <= 1))
     throw std::invalid_argument("--data-fraction must be in (0, 1], got " + std::to_string(cfg.data_fraction));
   groups.resize(std::max<size_t>(1, static_cast<size_t>(std::llround(cfg.data_fraction * groups.size()))));
@@ -144,10 +150,14 @@ static std::vector<ComparisonGroup> training_groups(const TrainConfig& cfg) {
 }
 
 static int run_train(TrainConfig cfg) {
-  if (cfg.steps == 0) {  // one epoch: a fresh run counts its groups, a resumed one has its own count
-    cfg.steps = cfg.resume_dir.empty()
-                    ? (static_cast<int64_t>(training_groups(cfg).size()) + cfg.groups_per_step - 1) / cfg.groups_per_step
-                    : json::parse(read_file(cfg.resume_dir + "/run.json")).value("steps", int64_t{0});
+  // A fresh run reads its comparisons first, to count one epoch's steps (--steps 0); a resumed run
+  // has its own count, and reads the comparisons its run.json names once the run is open.
+  std::vector<ComparisonGroup> groups;
+  if (cfg.resume_dir.empty()) {
+    groups = training_groups(cfg);
+    if (cfg.steps == 0) cfg.steps = (static_cast<int64_t>(groups.size()) + cfg.groups_per_step - 1) / cfg.groups_per_step;
+  } else if (cfg.steps == 0) {
+    cfg.steps = json::parse(read_file(cfg.resume_dir + "/run.json")).value("steps", int64_t{0});
   }
   TrainingRun run("reward", cfg.out_dir, cfg.resume_dir, cfg.steps);
   if (run.resuming()) {
@@ -160,16 +170,13 @@ static int run_train(TrainConfig cfg) {
     cfg.data_fraction = run.saved<double>("data_fraction");
     cfg.label_noise = run.saved<double>("label_noise");
     cfg.groups_per_step = run.saved<int64_t>("groups_per_step");
+    groups = training_groups(cfg);
   }
   if (cfg.model_path.empty()) throw std::invalid_argument("train: give --model SFT (chapter 03's model.bin)");
   Tokenizer tok = Tokenizer::load(cfg.tokenizer_dir);
-  const std::vector<ComparisonGroup> groups = training_groups(cfg);
   if (cfg.decay_steps == 0) cfg.decay_steps = cfg.steps;
-  std::vector<ComparisonGroup> val;
-  if (!cfg.val_data_path.empty()) {
-    for (auto& g : read_preferences(cfg.val_data_path))
-      if (!g.pairs.empty()) val.push_back(std::move(g));
-  }
+  const std::vector<ComparisonGroup> val =
+      cfg.val_data_path.empty() ? std::vector<ComparisonGroup>{} : groups_with_pairs(cfg.val_data_path);
 
   // The model: the SFT checkpoint (resuming: the run's own weights) and a fresh head.
   const bool resume_full = run.resuming() && !cfg.lora();

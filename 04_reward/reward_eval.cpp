@@ -1,12 +1,13 @@
 #include "04_reward/reward_eval.h"
 
 #include <cmath>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "common/eval/eval_report.h"
+#include "common/autograd/tape.h"
 #include "common/io/atomic_file.h"
+#include "common/io/jsonl_lines.h"
 #include "common/io/svg_plot.h"
 #include "common/nn/load_model.h"
 #include "common/reward/reward_model.h"
@@ -15,7 +16,11 @@ namespace sog {
 
 using json = nlohmann::json;
 
-static double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+LoadedModel load_reward_model(const std::string& path, const Tokenizer& tok, const std::string& tokenizer_dir) {
+  LoadedModel rm = load_model(path, "", tok, tokenizer_dir);
+  if (!rm.head) throw std::runtime_error(path + " has no scalar head: give a reward model folder (bin/reward train)");
+  return rm;
+}
 
 PairwiseResult evaluate_groups(GPT& model, const ScalarHead& head, const Tokenizer& tok,
                                const std::vector<ComparisonGroup>& groups) {
@@ -26,12 +31,11 @@ PairwiseResult evaluate_groups(GPT& model, const ScalarHead& head, const Tokeniz
   PairwiseResult r;
   size_t base = 0;
   int64_t groups_with_pairs = 0;
+  NoGradGuard no_grad;
   for (const auto& g : groups) {
-    double group_loss = 0;
     for (const auto& [b, w] : g.pairs) {
       const double margin = static_cast<double>(scores[base + b]) - static_cast<double>(scores[base + w]);
       const bool right = margin > 0;
-      group_loss += softplus(-margin);  // −log σ(margin)
       r.margins.push_back(margin);
       r.pairs++, r.correct += right;
       PairCounts& t = r.per_task[g.task];
@@ -41,8 +45,10 @@ PairwiseResult evaluate_groups(GPT& model, const ScalarHead& head, const Tokeniz
         cw.pairs++, cw.correct += right;
       }
     }
-    if (!g.pairs.empty()) {
-      r.loss += group_loss / static_cast<double>(g.pairs.size());
+    if (!g.pairs.empty()) {  // the training loss of the group, on these scores
+      const std::vector<float> group(scores.begin() + static_cast<int64_t>(base),
+                                     scores.begin() + static_cast<int64_t>(base + g.completions.size()));
+      r.loss += pairwise_ranking_loss(Tensor::from_vector({static_cast<int64_t>(group.size())}, group), g.pairs).item();
       groups_with_pairs++;
     }
     base += g.completions.size();
@@ -72,22 +78,16 @@ std::vector<CalibrationBin> calibration_bins(const std::vector<double>& margins,
 
 int run_score(const ScoreConfig& cfg) {
   Tokenizer tok = Tokenizer::load(cfg.tokenizer_dir);
-  LoadedModel rm = load_model(cfg.model_path, "", tok, cfg.tokenizer_dir);
-  if (!rm.head) throw std::runtime_error(cfg.model_path + " has no scalar head: give a reward model folder (bin/reward train)");
+  LoadedModel rm = load_reward_model(cfg.model_path, tok, cfg.tokenizer_dir);
   std::vector<std::pair<Chat, std::string>> items;
   if (!cfg.data_path.empty()) {
-    std::ifstream in(cfg.data_path);
-    if (!in) throw std::runtime_error(cfg.data_path + ": cannot open");
-    std::string line;
-    for (int64_t n = 1; std::getline(in, line); n++) {
-      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-      try {
-        const json row = json::parse(line);
-        items.push_back({Chat{{ChatRole::user, row.at("prompt").get<std::string>()}}, row.at("completion").get<std::string>()});
-      } catch (const std::exception& e) {
-        throw std::runtime_error(cfg.data_path + ":" + std::to_string(n) + ": expected {\"prompt\": string, \"completion\": string}: " + e.what());
+    for_each_jsonl_row(cfg.data_path, "replies to score", [&](const json& row) {
+      if (!row.is_object() || !row.contains("prompt") || !row["prompt"].is_string() || !row.contains("completion") ||
+          !row["completion"].is_string()) {
+        throw std::invalid_argument("expected {\"prompt\": string, \"completion\": string}");
       }
-    }
+      items.push_back({Chat{{ChatRole::user, row["prompt"].get<std::string>()}}, row["completion"].get<std::string>()});
+    });
   } else {
     if (cfg.prompt.empty()) throw std::invalid_argument("score: give --prompt P --completion C, or --data F.jsonl");
     items.push_back({Chat{{ChatRole::user, cfg.prompt}}, cfg.completion});
@@ -100,8 +100,7 @@ int run_score(const ScoreConfig& cfg) {
 
 int run_eval(const EvalConfig& cfg) {
   Tokenizer tok = Tokenizer::load(cfg.tokenizer_dir);
-  LoadedModel rm = load_model(cfg.model_path, "", tok, cfg.tokenizer_dir);
-  if (!rm.head) throw std::runtime_error(cfg.model_path + " has no scalar head: give a reward model folder (bin/reward train)");
+  LoadedModel rm = load_reward_model(cfg.model_path, tok, cfg.tokenizer_dir);
   const PairwiseResult r = evaluate_groups(*rm.model, *rm.head, tok, read_preferences(cfg.data_path));
   if (r.pairs == 0) throw std::runtime_error(cfg.data_path + ": no pair to evaluate");
   auto interval = [](const PairCounts& c) {

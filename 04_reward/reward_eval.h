@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/nn/gpt.h"
+#include "common/nn/load_model.h"
 #include "common/nn/scalar_head.h"
 #include "common/reward/preferences.h"
 #include "common/tokenizer/tokenizer.h"
@@ -28,6 +29,10 @@ struct PairwiseResult {
   std::vector<double> margins;  // r_better − r_worse, pair after pair
   double accuracy() const { return pairs ? static_cast<double>(correct) / static_cast<double>(pairs) : 0.0; }
 };
+
+// A reward model folder (bin/reward train), loaded and checked against the tokenizer; a model
+// without a scalar head is an error that says so.
+LoadedModel load_reward_model(const std::string& path, const Tokenizer& tok, const std::string& tokenizer_dir);
 
 // Scores every group's replies once (no tape, batched) and compares each pair.
 PairwiseResult evaluate_groups(GPT& model, const ScalarHead& head, const Tokenizer& tok,
