@@ -9,32 +9,6 @@
 
 namespace sog {
 
-std::vector<QuestionRow> first_per_task(std::vector<QuestionRow> questions, int max_per_task) {
-  if (max_per_task <= 0) return questions;
-  std::map<std::string, int> taken;
-  std::vector<QuestionRow> kept;
-  for (auto& q : questions)
-    if (taken[q.task]++ < max_per_task) kept.push_back(std::move(q));
-  return kept;
-}
-
-Task task_of(const QuestionRow& q) {
-  const bool worked = std::string_view(q.prompt).ends_with(step_by_step_suffix);
-  return Task{q.prompt, q.answer, task_kind_from_name(q.task), worked ? AnswerFormat::worked : AnswerFormat::direct};
-}
-
-// " 42<|end|>" → "42": the evaluator's completion (what followed the prompt, its stop token
-// included) as the assistant message it would be in a conversation.
-static std::string reply_of_completion(std::string_view completion) {
-  for (std::string_view stop : {kEnd, kEndOfText}) {
-    if (completion.ends_with(stop)) {
-      completion.remove_suffix(stop.size());
-      break;
-    }
-  }
-  return std::string(reply_text(completion));
-}
-
 std::vector<std::vector<std::string>> sample_replies(const std::vector<QuestionRow>& questions, const Tokenizer& tok,
                                                      const AnswerGenerator& generate, const SampleOptions& options) {
   EvalSpec spec;

@@ -40,10 +40,4 @@ std::vector<std::vector<std::string>> sample_replies(const std::vector<QuestionR
 std::vector<ComparisonGroup> rank_replies(const std::vector<QuestionRow>& questions,
                                           const std::vector<std::vector<std::string>>& replies);
 
-// The first max_per_task questions of each task, in file order (0: all of them).
-std::vector<QuestionRow> first_per_task(std::vector<QuestionRow> questions, int max_per_task);
-
-// The world's Task of a question row: direct, or worked when it asks to think step by step.
-Task task_of(const QuestionRow& q);
-
 }  // namespace sog

@@ -16,12 +16,6 @@ namespace sog {
 
 using json = nlohmann::json;
 
-LoadedModel load_reward_model(const std::string& path, const Tokenizer& tok, const std::string& tokenizer_dir) {
-  LoadedModel rm = load_model(path, "", tok, tokenizer_dir);
-  if (!rm.head) throw std::runtime_error(path + " has no scalar head: give a reward model folder (bin/reward train)");
-  return rm;
-}
-
 PairwiseResult evaluate_groups(GPT& model, const ScalarHead& head, const Tokenizer& tok,
                                const std::vector<ComparisonGroup>& groups) {
   std::vector<std::pair<Chat, std::string>> items;

@@ -30,9 +30,6 @@ struct PairwiseResult {
   double accuracy() const { return pairs ? static_cast<double>(correct) / static_cast<double>(pairs) : 0.0; }
 };
 
-// A reward model folder (bin/reward train), loaded and checked against the tokenizer; a model
-// without a scalar head is an error that says so.
-LoadedModel load_reward_model(const std::string& path, const Tokenizer& tok, const std::string& tokenizer_dir);
 
 // Scores every group's replies once (no tape, batched) and compares each pair.
 PairwiseResult evaluate_groups(GPT& model, const ScalarHead& head, const Tokenizer& tok,

@@ -32,3 +32,26 @@ TEST(SvgPlot, MismatchedSeriesIsAnError) {
   SvgPlot p("t", "x", "y");
   EXPECT_THROW(p.add_series("bad", {1, 2}, {1}), std::invalid_argument);
 }
+
+TEST(SvgPlot, GridPlacesEachPanelInItsCell) {
+  std::vector<SvgPlot> plots;
+  for (const char* name : {"reward", "kl", "entropy"}) {
+    SvgPlot p(name, "step", name);
+    p.add_series(name, {0, 1, 2}, {1.0, 2.0, 1.5});
+    plots.push_back(p);
+  }
+  const std::string svg = render_grid(plots, 2, 300, 200);
+  // 2 columns × 2 rows of 300 × 200, the three panels nested at (0,0), (300,0), (0,200)
+  EXPECT_EQ(svg.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"400\"", 0), 0u);
+  EXPECT_NE(svg.find("<svg x=\"0\" y=\"0\" "), std::string::npos);
+  EXPECT_NE(svg.find("<svg x=\"300\" y=\"0\" "), std::string::npos);
+  EXPECT_NE(svg.find("<svg x=\"0\" y=\"200\" "), std::string::npos);
+  size_t opened = 0, closed = 0;
+  for (size_t i = svg.find("<svg"); i != std::string::npos; i = svg.find("<svg", i + 1)) opened++;
+  for (size_t i = svg.find("</svg>"); i != std::string::npos; i = svg.find("</svg>", i + 1)) closed++;
+  EXPECT_EQ(opened, 4u);
+  EXPECT_EQ(closed, 4u);
+  EXPECT_NE(svg.find(">entropy<"), std::string::npos);
+  EXPECT_THROW(render_grid({}, 2), std::invalid_argument);
+  EXPECT_THROW(render_grid(plots, 0), std::invalid_argument);
+}

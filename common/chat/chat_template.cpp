@@ -106,6 +106,16 @@ std::string_view reply_text(std::string_view decoded) {
   return decoded;
 }
 
+std::string reply_of_completion(std::string_view completion) {
+  for (std::string_view stop : {kEnd, kEndOfText}) {
+    if (completion.ends_with(stop)) {
+      completion.remove_suffix(stop.size());
+      break;
+    }
+  }
+  return std::string(reply_text(completion));
+}
+
 std::vector<int32_t> render_for_completion(const Tokenizer& tok, const Chat& messages) {
   Chat prompt = messages;
   if (!prompt.empty() && prompt.back().role == ChatRole::assistant) prompt.pop_back();

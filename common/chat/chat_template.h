@@ -79,6 +79,10 @@ inline constexpr std::string_view kTextLead = " ";
 // A generated reply, decoded, as a message's text: without the one space the template puts
 // before every message (kTextLead), so that rendering the message again gives the same tokens.
 std::string_view reply_text(std::string_view decoded);
+// A decoded completion (what followed <|assistant|>, its stop token included) as the assistant
+// message it would be in a conversation: " 42<|end|>" → "42" (one trailing <|end|> or
+// <|endoftext|> and the leading space removed).
+std::string reply_of_completion(std::string_view completion);
 
 // The ids of the special tokens the template uses, looked up once (std::runtime_error naming the
 // missing token when the tokenizer lacks one: a tokenizer without the chat tokens cannot chat).

@@ -126,4 +126,30 @@ std::string SvgPlot::render(int width, int height) const {
 
 void SvgPlot::save(const std::string& path) const { write_file_atomic(path, render()); }
 
+std::string render_grid(const std::vector<SvgPlot>& plots, int columns, int panel_width, int panel_height) {
+  if (plots.empty()) throw std::invalid_argument("render_grid: no plot to draw");
+  if (columns < 1) throw std::invalid_argument("render_grid: columns must be ≥ 1");
+  const int n = static_cast<int>(plots.size());
+  const int cols = std::min(columns, n), rows = (n + cols - 1) / cols;
+  std::ostringstream o;
+  o << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << cols * panel_width << "\" height=\""
+    << rows * panel_height << "\">\n";
+  for (int i = 0; i < n; i++) {
+    std::string panel = plots[i].render(panel_width, panel_height);
+    const std::string open = "<svg ";
+    const size_t at = panel.find(open);
+    // A nested <svg> is placed by its x and y.
+    panel.insert(at + open.size(), "x=\"" + std::to_string((i % cols) * panel_width) + "\" y=\"" +
+                                       std::to_string((i / cols) * panel_height) + "\" ");
+    o << panel.substr(at);
+  }
+  o << "</svg>\n";
+  return o.str();
+}
+
+void save_grid(const std::string& path, const std::vector<SvgPlot>& plots, int columns, int panel_width,
+               int panel_height) {
+  write_file_atomic(path, render_grid(plots, columns, panel_width, panel_height));
+}
+
 }  // namespace sog

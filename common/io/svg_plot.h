@@ -32,6 +32,13 @@ class SvgPlot {
   std::vector<HLine> hlines_;
 };
 
+// Several plots in one SVG, `columns` to a row, each panel_width × panel_height (a dashboard).
+// Each plot keeps its own axes and legend. Throws for no plot or columns < 1.
+std::string render_grid(const std::vector<SvgPlot>& plots, int columns, int panel_width = 420,
+                        int panel_height = 260);
+void save_grid(const std::string& path, const std::vector<SvgPlot>& plots, int columns, int panel_width = 420,
+               int panel_height = 260);
+
 // "Nice" tick values covering [lo, hi]: steps of 1, 2 or 5 × 10^k, about `count` of them.
 std::vector<double> nice_ticks(double lo, double hi, int count);
 

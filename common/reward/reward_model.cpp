@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/autograd/tape.h"
+#include "common/nn/load_model.h"
 #include "common/ops/op_checks.h"
 
 namespace sog {
@@ -168,6 +169,14 @@ std::vector<float> score_completions(GPT& model, const ScalarHead& head, const T
     out.insert(out.end(), v.begin(), v.end());
   }
   return out;
+}
+
+LoadedModel load_reward_model(const std::string& path, const Tokenizer& tok, const std::string& tokenizer_dir,
+                              bool base_trainable) {
+  LoadedModel rm = load_model(path, "", tok, tokenizer_dir);
+  if (!rm.head) throw std::runtime_error(path + " has no scalar head: give a reward model folder (bin/reward train)");
+  if (!base_trainable) rm.model->set_base_trainable(false);
+  return rm;
 }
 
 }  // namespace sog

@@ -42,6 +42,7 @@
 
 #include "common/chat/chat_template.h"
 #include "common/nn/gpt.h"
+#include "common/nn/model_folder.h"
 #include "common/nn/scalar_head.h"
 #include "common/tensor/random.h"
 #include "common/tensor/tensor.h"
@@ -108,5 +109,11 @@ HeadNormalization zero_mean_normalization(std::span<const float> raw_scores);
 std::vector<float> score_completions(GPT& model, const ScalarHead& head, const Tokenizer& tok,
                                      const std::vector<std::pair<Chat, std::string>>& items,
                                      int64_t batch_rows, bool normalized);
+
+// A reward model folder (bin/reward train) loaded and checked against the tokenizer (load_model);
+// an error names the path when it has no scalar head. base_trainable = false loads it frozen (no
+// gradient buffer): the reward model PPO reads.
+LoadedModel load_reward_model(const std::string& path, const Tokenizer& tok, const std::string& tokenizer_dir,
+                              bool base_trainable = true);
 
 }  // namespace sog

@@ -148,8 +148,10 @@ void TrainingRun::step_done(json& record, int64_t tokens) {
   record["ms_per_step"] = ms_per_step_;
   log_->write(record);
   char status[160];
-  std::snprintf(status, sizeof(status), "loss %.4f | val %.4f | %.0f tok/s | %.1f ms/step", last_train_, last_val_,
-                tokens_per_s_, ms_per_step_);
+  char val[32] = "";
+  if (!std::isnan(last_val_)) std::snprintf(val, sizeof(val), " | val %.4f", last_val_);  // a run without validation shows none
+  std::snprintf(status, sizeof(status), "loss %.4f%s | %.0f tok/s | %.1f ms/step", last_train_, val, tokens_per_s_,
+                ms_per_step_);
   bar_->update(step + 1 - start_step_, status);
   if (step + 1 == steps_) bar_->finish();
 }

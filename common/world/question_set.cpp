@@ -1,11 +1,26 @@
 #include "common/world/question_set.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "common/io/metrics.h"
 
 namespace sog {
+
+std::vector<QuestionRow> first_per_task(std::vector<QuestionRow> questions, int max_per_task) {
+  if (max_per_task <= 0) return questions;
+  std::map<std::string, int> taken;
+  std::vector<QuestionRow> kept;
+  for (auto& q : questions)
+    if (taken[q.task]++ < max_per_task) kept.push_back(std::move(q));
+  return kept;
+}
+
+Task task_of(const QuestionRow& q) {
+  const bool worked = std::string_view(q.prompt).ends_with(step_by_step_suffix);
+  return Task{q.prompt, q.answer, task_kind_from_name(q.task), worked ? AnswerFormat::worked : AnswerFormat::direct};
+}
 
 std::vector<QuestionRow> read_question_rows(const std::string& path) {
   std::vector<QuestionRow> out;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/tensor/random.h"
+#include "common/world/task.h"
 
 namespace sog {
 
@@ -18,6 +19,12 @@ struct QuestionRow {
 // Every line of a question set; a line without one of the three string fields, or a file without
 // a question, is an error naming the file (and line).
 std::vector<QuestionRow> read_question_rows(const std::string& path);
+
+// The first max_per_task questions of each task, in file order (0: all of them).
+std::vector<QuestionRow> first_per_task(std::vector<QuestionRow> questions, int max_per_task);
+
+// The world's Task of a question row: direct, or worked when it asks to think step by step.
+Task task_of(const QuestionRow& q);
 
 // (prompt, answer) pairs: the solved examples of a few-shot prompt.
 using SolvedExamples = std::vector<std::pair<std::string, std::string>>;
