@@ -74,12 +74,13 @@ void write_overoptimization_plot(const std::vector<std::pair<std::string, std::s
       throw std::runtime_error(path + ": expected kl_k1, rm_score and gold_accuracy on every line (a bin/ppo train run)");
     }
     std::vector<double> x, y_rm, y_gold;
-    for (size_t end = smooth; end <= kl.size(); end += smooth) {  // window means
+    const size_t w = std::min(static_cast<size_t>(smooth), kl.size());  // a run shorter than the window: one point
+    for (size_t end = w; end <= kl.size(); end += w) {  // window means
       double k = 0, r = 0, g = 0;
-      for (size_t i = end - smooth; i < end; i++) k += kl[i], r += score[i], g += acc[i];
-      x.push_back(std::sqrt(std::max(0.0, k / smooth)));
-      y_rm.push_back(r / smooth);
-      y_gold.push_back(g / smooth);
+      for (size_t i = end - w; i < end; i++) k += kl[i], r += score[i], g += acc[i];
+      x.push_back(std::sqrt(std::max(0.0, k / static_cast<double>(w))));
+      y_rm.push_back(r / static_cast<double>(w));
+      y_gold.push_back(g / static_cast<double>(w));
     }
     rm.add_series(legend, x, y_rm);
     gold.add_series(legend, x, y_gold);

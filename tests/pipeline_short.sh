@@ -14,6 +14,7 @@ part="$(mktemp -d "${TMPDIR:-/tmp}/sog_pipeline_until.XXXXXX")"
 trap 'rm -rf "$run" "$part" "$run.log"' EXIT
 export CHAR_STEPS=20 SMALL_STEPS=20 FEWSHOT_PER_TASK=2 SFT_STEPS=10 SFT_EVAL_PER_TASK=2
 export RM_K=3 RM_TRAIN_PER_TASK=4 RM_HELDOUT_PER_TASK=2 RM_BEST_OF_N=2 RM_BEST_PER_TASK=1
+export PPO_STEPS=3 PPO_BATCH=8 PPO_EVAL_PER_TASK=1 PPO_EVAL_SAMPLES=2 PPO_BEST_OF=2 PPO_LORA_STEPS=2
 "$root/scripts/pipeline.sh" --run "$run" --no-setup > "$run.log" 2>&1 || { tail -40 "$run.log"; exit 1; }
 
 fail=0
@@ -32,7 +33,9 @@ for f in tokenizer/tokenizer.json world/manifest.json world/pretrain.txt shards_
          02_pretrain/fewshot_test_3shot.json 03_sft/full/model.bin 03_sft/lora/adapter.bin \
          03_sft/lora_merged.bin 03_sft/summary.json 04_reward/data_train/pairs.jsonl \
          04_reward/rm/model.bin 04_reward/rm/head.bin 04_reward/rm/config.json 04_reward/eval_heldout.json \
-         04_reward/best_of_n.json report.md; do
+         04_reward/best_of_n.json 05_ppo/ppo_rm/model.bin 05_ppo/ppo_rm/config.json 05_ppo/ppo_rm/dashboard.svg \
+         05_ppo/ppo_grader/metrics.jsonl 05_ppo/ppo_lora/adapter.bin 05_ppo/overoptimization.svg \
+         05_ppo/eval_best_of_n.json 05_ppo/eval_ppo_rm.json report.md; do
   need_file "$f"
 done
 need_text report.md "## 01 tokenizer"
@@ -43,10 +46,12 @@ need_text report.md "## 03 SFT"
 need_text report.md "| **all (held-out)** |"
 need_text report.md "## 04 reward model"
 need_text report.md "| **all** |"
+need_text report.md "## 05 PPO"
+need_text report.md "| PPO with the grader |"
 need_text shards_mix/meta.json '"weight": 5.0'
 # Which CPU kernels ran, in the report and in every training run's summary.json.
 need_text report.md "kernels on"
-for r in 02_pretrain/char 02_pretrain/small 03_sft/full 03_sft/lora 04_reward/rm; do
+for r in 02_pretrain/char 02_pretrain/small 03_sft/full 03_sft/lora 04_reward/rm 05_ppo/ppo_rm; do
   need_text "$r/summary.json" '"cpu_isa"'
 done
 
@@ -54,20 +59,21 @@ done
 # move fails here. The training loss is on a new batch each step, so with a few steps only the
 # validation loss is a fair before/after comparison.
 # (The reward model of so short a run trains on comparisons of an untrained assistant's noise, a few
-# steps: its losses must be finite, its validation loss need not fall.)
-for r in 02_pretrain/char 02_pretrain/small 03_sft/full 03_sft/lora 04_reward/rm; do
+# steps: its losses must be finite, its validation loss need not fall. PPO has no validation loss:
+# its policy and value losses must be finite.)
+for r in 02_pretrain/char 02_pretrain/small 03_sft/full 03_sft/lora 04_reward/rm 05_ppo/ppo_rm 05_ppo/ppo_grader; do
   python3 - "$run/$r/metrics.jsonl" "$r" <<'PY' || fail=1
 import json, math, sys
 path, name = sys.argv[1], sys.argv[2]
 records = [json.loads(line) for line in open(path) if line.strip()]
-bad = [(r.get("step"), k, r[k]) for r in records for k in ("train_loss", "val_loss")
+bad = [(r.get("step"), k, r[k]) for r in records for k in ("train_loss", "val_loss", "value_loss")
        if k in r and not (isinstance(r[k], (int, float)) and math.isfinite(r[k]))]
 if bad:
     sys.exit(f"{name}: non-finite losses (step, which, value): {bad[:5]}")
 if sum("train_loss" in r for r in records) == 0:
     sys.exit(f"{name}: no training loss logged")
 val = [r["val_loss"] for r in records if "val_loss" in r]
-if name.startswith("04_"):
+if name.startswith("04_") or name.startswith("05_"):
     print(f"{name}: {len(records)} steps, losses finite")
     sys.exit(0)
 if len(val) < 2 or not val[-1] < val[0]:

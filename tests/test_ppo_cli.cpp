@@ -210,3 +210,30 @@ TEST_F(PpoCli, BadInputIsAClearError) {
   EXPECT_EQ(r.rc, 1);
   EXPECT_NE(r.err.find("--temperature"), std::string::npos) << r.err;
 }
+
+// PPO-ptx: an SFT loss on demonstrations in every minibatch — logged, finite, and resumed exactly
+// (the demonstrations' position is part of the state).
+TEST_F(PpoCli, PtxMixesTheSftLossAndResumesExactly) {
+  std::string convs;
+  for (int i = 0; i < 10; i++) {
+    convs += json({{"messages", {{{"role", "user"}, {"content", "What is " + std::to_string(i) + " + 1?"}},
+                                 {{"role", "assistant"}, {"content", std::to_string(i + 1)}}}}}).dump() + "\n";
+  }
+  write_file_atomic(p("sft.jsonl"), convs);
+  const std::string ptx = "--ptx-coef 0.5 --ptx-data " + p("sft.jsonl") + " --ptx-rows 2 --decay-steps 4";
+  ASSERT_EQ(run(dir_, train_args("straight", 4, ptx)).rc, 0);
+  ASSERT_EQ(run(dir_, train_args("half", 2, ptx)).rc, 0);
+  auto r = run(dir_, "train --tokenizer " + p("tok") + " --resume " + p("half") + " --steps 4");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  const auto a = read_jsonl(p("straight/metrics.jsonl")), b = read_jsonl(p("half/metrics.jsonl"));
+  ASSERT_EQ(a.size(), 4u);
+  ASSERT_EQ(b.size(), 4u);
+  for (size_t i = 0; i < 4; i++) {
+    ASSERT_TRUE(a[i].contains("ptx_loss"));
+    EXPECT_TRUE(std::isfinite(a[i]["ptx_loss"].get<double>()));
+    EXPECT_GT(a[i]["ptx_loss"].get<double>(), 0.0);
+    EXPECT_EQ(a[i]["ptx_loss"], b[i]["ptx_loss"]) << i;
+  }
+  EXPECT_TRUE(same_bytes(p("straight/model.bin"), p("half/model.bin")));
+  EXPECT_EQ(run(dir_, train_args("bad", 1, "--ptx-coef 0.5")).rc, 1) << "--ptx-coef without --ptx-data";
+}
