@@ -99,7 +99,8 @@ PY
   fi
   for s in "${stages[@]}"; do
     if [[ -f "$RUN/$s/report.md" ]]; then
-      cat "$RUN/$s/report.md"
+      # a stage's images are relative to its folder: relative to RUN here
+      sed -E 's#!\[([^]]*)\]\(([^/:)][^:)]*)\)#![\1]('"$s"'/\2)#g' "$RUN/$s/report.md"
       echo
     fi
   done

@@ -48,6 +48,7 @@ need_text report.md "## 04 reward model"
 need_text report.md "| **all** |"
 need_text report.md "## 05 PPO"
 need_text report.md "| PPO with the grader |"
+need_text report.md "](05_ppo/overoptimization.svg)"
 need_text shards_mix/meta.json '"weight": 5.0'
 # Which CPU kernels ran, in the report and in every training run's summary.json.
 need_text report.md "kernels on"

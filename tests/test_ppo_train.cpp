@@ -11,6 +11,8 @@
 
 #include "byte_tokenizer.h"
 #include "common/autograd/tape.h"
+#include "common/nn/model_folder.h"
+#include "common/nn/model_folder.h"
 #include "common/nn/response_logprobs.h"
 #include "common/rl/ppo.h"
 #include "common/rl/ppo_step.h"
@@ -137,4 +139,51 @@ TEST_F(PpoToyTask, ASeparateValueNeedsARewardModel) {
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("--value shared"), std::string::npos) << e.what();
   }
+}
+
+// The world's scorer: the grader's verdict and the reward model's score for every reply, the score
+// that drives from the one chosen — and −1 for a reply that did not close its turn, whatever either
+// thinks of it.
+TEST_F(PpoToyTask, TheWorldScorerPenalisesAReplyThatDidNotCloseItsTurn) {
+  {
+    GPT rm = GPT::load((dir_ / "policy.bin").string());
+    ScalarHead head(rm.config().C);
+    head.init(4);
+    head.norm = {1.0f, 0.5f};
+    save_model_folder((dir_ / "rm").string(), "reward", rm, &head);
+  }
+  PpoModelOptions o{(dir_ / "policy.bin").string(), (dir_ / "rm").string(), "", ValueModel::separate, {}, false, 3};
+  PpoModels models(o, tok_);
+  const std::vector<QuestionRow> questions = {{"What is 2 + 3?", "5", "add"}};
+  auto rows = [] {
+    std::vector<Rollout> r(3);
+    r[0].reply = "5", r[0].closed = true;   // right, closed
+    r[1].reply = "5", r[1].closed = false;  // right, cut off at the length cap
+    r[2].reply = "6", r[2].closed = true;   // wrong, closed
+    return r;
+  };
+  PpoSettings s;
+  s.no_eot_score = -1.0f;
+  for (RewardSource source : {RewardSource::rm, RewardSource::grader}) {
+    s.reward = source;
+    std::vector<Rollout> r = rows();
+    world_scorer(models, tok_, questions, s)(r);
+    EXPECT_TRUE(r[0].correct);
+    EXPECT_TRUE(r[1].correct);
+    EXPECT_FALSE(r[2].correct);
+    EXPECT_EQ(r[0].rm_score, r[1].rm_score) << "the same reply, the same reward model score";
+    EXPECT_EQ(r[1].score, -1.0f) << "a reply that did not close its turn gets the fixed score";
+    if (source == RewardSource::rm) {
+      EXPECT_EQ(r[0].score, r[0].rm_score);
+      EXPECT_EQ(r[2].score, r[2].rm_score);
+    } else {
+      EXPECT_EQ(r[0].score, 1.0f);
+      EXPECT_EQ(r[2].score, 0.0f);
+    }
+  }
+  // The separate value starts as the reward model's head, its normalisation folded in.
+  const ScalarHead rm_head = ScalarHead::load((dir_ / "rm/head.bin").string(), models.value_head().C());
+  const int64_t C = rm_head.C();
+  EXPECT_EQ(models.value_head().params().f32()[0], rm_head.params().f32()[0]);
+  EXPECT_FLOAT_EQ(models.value_head().params().f32()[C], rm_head.params().f32()[C] + 0.5f);
 }
