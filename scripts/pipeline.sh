@@ -39,7 +39,7 @@ if (( setup )); then
   BIN="$root/build/release/bin"
 else
   BIN="${BIN:-$root/build/release/bin}"
-  for program in tokenizer pretrain sft reward ppo; do
+  for program in tokenizer pretrain sft reward ppo prompting; do
     [[ -x "$BIN/$program" ]] || { echo "pipeline --no-setup: $BIN/$program is not built" >&2; exit 1; }
   done
 fi

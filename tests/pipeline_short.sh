@@ -15,6 +15,7 @@ trap 'rm -rf "$run" "$part" "$run.log"' EXIT
 export CHAR_STEPS=20 SMALL_STEPS=20 FEWSHOT_PER_TASK=2 SFT_STEPS=10 SFT_EVAL_PER_TASK=2
 export RM_K=3 RM_TRAIN_PER_TASK=4 RM_HELDOUT_PER_TASK=2 RM_BEST_OF_N=2 RM_BEST_PER_TASK=1
 export PPO_STEPS=3 PPO_BATCH=8 PPO_EVAL_PER_TASK=1 PPO_EVAL_SAMPLES=2 PPO_BEST_OF=2 PPO_LORA_STEPS=2
+export PROMPT_PER_TASK=1 PROMPT_ARITH_PER_TASK=1 PROMPT_SC_SAMPLES=3
 "$root/scripts/pipeline.sh" --run "$run" --no-setup > "$run.log" 2>&1 || { tail -40 "$run.log"; exit 1; }
 
 fail=0
@@ -35,7 +36,8 @@ for f in tokenizer/tokenizer.json world/manifest.json world/pretrain.txt shards_
          04_reward/rm/model.bin 04_reward/rm/head.bin 04_reward/rm/config.json 04_reward/eval_heldout.json \
          04_reward/best_of_n.json 05_ppo/ppo_rm/model.bin 05_ppo/ppo_rm/config.json 05_ppo/ppo_rm/dashboard.svg \
          05_ppo/ppo_grader/metrics.jsonl 05_ppo/ppo_lora/adapter.bin 05_ppo/overoptimization.svg \
-         05_ppo/eval_best_of_n.json 05_ppo/eval_ppo_rm.json report.md; do
+         05_ppo/eval_best_of_n.json 05_ppo/eval_ppo_rm.json 06_prompting/summary.json \
+         06_prompting/fewshot.svg 06_prompting/self_consistency.svg report.md; do
   need_file "$f"
 done
 need_text report.md "## 01 tokenizer"
@@ -49,6 +51,8 @@ need_text report.md "| **all** |"
 need_text report.md "## 05 PPO"
 need_text report.md "| PPO with the grader |"
 need_text report.md "](05_ppo/overoptimization.svg)"
+need_text report.md "## 06 prompting"
+need_text report.md "### Self-consistency (SFT, arithmetic)"
 need_text shards_mix/meta.json '"weight": 5.0'
 # Which CPU kernels ran, in the report and in every training run's summary.json.
 need_text report.md "kernels on"

@@ -106,14 +106,46 @@ TEST(PromptFormat, ToolsOfferTheWorldsToolsInTheSystemPrompt) {
 }
 
 TEST(PromptFormat, NamesAndBadOptions) {
-  for (PromptFormat f : {PromptFormat::qa_fewshot, PromptFormat::fewshot_doc, PromptFormat::chat})
+  for (PromptFormat f : {PromptFormat::qa_fewshot, PromptFormat::fewshot_doc, PromptFormat::chat, PromptFormat::solution_doc})
     EXPECT_EQ(prompt_format_from_name(prompt_format_name(f)), f);
   const std::string bad = sog::testing::error_of([] { prompt_format_from_name("poem"); });
-  EXPECT_NE(bad.find("unknown prompt format 'poem': expected chat, fewshot-doc or qa-fewshot"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("unknown prompt format 'poem': expected chat, fewshot-doc, qa-fewshot or solution-doc"),
+            std::string::npos) << bad;
   PromptOptions o = options(PromptFormat::qa_fewshot);
   o.system = "x";
   EXPECT_NE(sog::testing::error_of([&] { validate(o); }).find("no place on a qa-fewshot sheet"), std::string::npos);
   EXPECT_NE(sog::testing::error_of([] { validate(options(PromptFormat::chat, -1)); }).find("--shots -1"), std::string::npos);
+}
+
+// The world's worked-solution document, as pretraining wrote it: the question, then who solves it.
+TEST(PromptFormat, SolutionDocumentNamesWhoSolves) {
+  PromptOptions o = options(PromptFormat::solution_doc, 0);
+  o.persona = "expert";
+  EvalPrompt p = build_prompt(tok(), o, {}, kQuestion);
+  EXPECT_EQ(p.page, "Q: What is 40 + 2?\nExpert solution:\n");
+  std::vector<int32_t> expected = {tok().eot_id()};
+  for (int32_t id : tok().encode(p.page)) expected.push_back(id);
+  EXPECT_EQ(p.ids, expected);
+  o.persona = "student";
+  EXPECT_EQ(build_prompt(tok(), o, {}, kQuestion).page, "Q: What is 40 + 2?\nStudent solution:\n");
+  o.persona = "";
+  EXPECT_EQ(build_prompt(tok(), o, {}, kQuestion).page, "Q: What is 40 + 2?\n") << "no one named: the model picks";
+  EXPECT_EQ(answer_format_of(o), AnswerFormat::worked);
+  EXPECT_EQ(shots_in_prompt(o), 0);
+  // The reply is a worked solution: over at the end of its "Answer:" line or at the next question.
+  ReplyRules r = reply_rules(tok(), o, 64);
+  EXPECT_FALSE(r.stop.should_stop(ids_of("40 + 2\nones: 0 + 2 = 2\n")));
+  EXPECT_TRUE(r.stop.should_stop(ids_of("40 + 2\nones: 0 + 2 = 2\nAnswer: 42\n")));
+  EXPECT_TRUE(r.stop.should_stop(ids_of("A: 42\nQ:")));
+  EXPECT_TRUE(r.well_formed(answer("40 + 2\nones: 0 + 2 = 2\nAnswer: 42\n", -1, true)));
+  // Refused: a persona not in the world, a persona outside a solution document, examples in one.
+  o.persona = "teacher";
+  EXPECT_NE(sog::testing::error_of([&] { validate(o); }).find("--persona 'teacher'"), std::string::npos);
+  PromptOptions chat = options(PromptFormat::chat, 0);
+  chat.persona = "expert";
+  EXPECT_NE(sog::testing::error_of([&] { validate(chat); }).find("only a solution document"), std::string::npos);
+  PromptOptions shots = options(PromptFormat::solution_doc, 2);
+  EXPECT_NE(sog::testing::error_of([&] { validate(shots); }).find("no examples"), std::string::npos);
 }
 
 // Direct replies in a document end at the end of the line; in chat at <|end|>; everywhere at <|endoftext|>.

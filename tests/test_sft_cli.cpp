@@ -318,7 +318,7 @@ TEST_F(SftCli, BadDataIsAClearError) {
   EXPECT_NE(no_model.err.find("--model"), std::string::npos) << no_model.all();
   Result mode = run(dir_, "eval --model " + p("base.bin") + " --tokenizer " + p("tok") + " --eval " + p("bad.jsonl") + " --mode poem");
   EXPECT_NE(mode.status, 0);
-  EXPECT_NE(mode.err.find("chat, fewshot-doc or qa-fewshot"), std::string::npos) << mode.all();
+  EXPECT_NE(mode.err.find("chat, fewshot-doc, qa-fewshot or solution-doc"), std::string::npos) << mode.all();
 }
 
 // A run that diverges stops at once with a message naming the step and saves nothing: a poisoned

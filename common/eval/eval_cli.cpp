@@ -18,7 +18,7 @@ void add_eval_flags(CLI::App* cmd, EvalCommand& c, bool choose_format) {
   cmd->add_option("--eval", c.eval_file, "JSONL of {prompt, answer, task} (e.g. the world's eval_test.jsonl)")->required();
   cmd->add_option("--shots-from", c.shots_from, "JSONL the examples are drawn from (default: --eval)");
   if (choose_format) {
-    cmd->add_option("--mode", c.mode, "chat | fewshot-doc | qa-fewshot")
+    cmd->add_option("--mode", c.mode, "chat | fewshot-doc | qa-fewshot | solution-doc")
         ->capture_default_str()
         ->check(CLI::Validator(
             [](std::string& name) -> std::string {
@@ -31,6 +31,7 @@ void add_eval_flags(CLI::App* cmd, EvalCommand& c, bool choose_format) {
             },
             "MODE"));
     cmd->add_option("--system", s.prompt.system, "a system prompt (chat: a system message; fewshot-doc: a paragraph)");
+    cmd->add_option("--persona", s.prompt.persona, "solution-doc: who solves — expert | student (default: no one named)");
   }
   cmd->add_option("--shots", s.prompt.shots, "solved examples in a few-shot prompt (0: zero-shot)")->capture_default_str();
   cmd->add_flag("--chain-of-thought", s.prompt.chain_of_thought,
@@ -56,7 +57,7 @@ nlohmann::json run_eval_command(const EvalCommand& c, GPT& model, const Tokenize
   EvalSpec spec = c.spec;
   if (!c.mode.empty()) spec.prompt.format = prompt_format_from_name(c.mode);
   spec.context_length = model.config().max_T;
-  if (!c.max_new_tokens_given && (spec.prompt.chain_of_thought || spec.prompt.tools)) {
+  if (!c.max_new_tokens_given && answer_format_of(spec.prompt) != AnswerFormat::direct) {
     spec.max_new_tokens = std::max(spec.max_new_tokens, std::min(kWorkedReplyTokens, spec.context_length / 2));
   }
   const std::vector<QuestionRow> questions = read_question_rows(c.eval_file);

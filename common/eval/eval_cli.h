@@ -4,7 +4,8 @@
 //
 //   --eval F.jsonl --shots-from F.jsonl --shots K --max-per-task N --max-new-tokens N --seed S
 //   --samples N --temperature T --top-k K --top-p P      N answers per question (self-consistency)
-//   --chain-of-thought --tools --world DIR              (and, where the format is chosen: --mode, --system)
+//   --chain-of-thought --tools --world DIR              (and, where the format is chosen: --mode,
+//                                                       --system, --persona)
 //   --manifest DIR/manifest.json                        the world's chance levels, for the table
 //   --out F.json --markdown F.md                        the report (eval_report.h)
 //

@@ -13,14 +13,16 @@ std::string_view prompt_format_name(PromptFormat format) {
     case PromptFormat::qa_fewshot: return "qa-fewshot";
     case PromptFormat::fewshot_doc: return "fewshot-doc";
     case PromptFormat::chat: return "chat";
+    case PromptFormat::solution_doc: return "solution-doc";
   }
   return "?";
 }
 
 PromptFormat prompt_format_from_name(std::string_view name) {
-  for (PromptFormat f : {PromptFormat::chat, PromptFormat::fewshot_doc, PromptFormat::qa_fewshot})
+  for (PromptFormat f : {PromptFormat::chat, PromptFormat::fewshot_doc, PromptFormat::qa_fewshot, PromptFormat::solution_doc})
     if (name == prompt_format_name(f)) return f;
-  throw std::invalid_argument("unknown prompt format '" + std::string(name) + "': expected chat, fewshot-doc or qa-fewshot");
+  throw std::invalid_argument("unknown prompt format '" + std::string(name) +
+                              "': expected chat, fewshot-doc, qa-fewshot or solution-doc");
 }
 
 void validate(const PromptOptions& options) {
@@ -28,18 +30,36 @@ void validate(const PromptOptions& options) {
   if (options.format == PromptFormat::qa_fewshot && !options.system.empty()) {
     throw std::invalid_argument("a system prompt has no place on a qa-fewshot sheet; use --mode chat or fewshot-doc");
   }
+  if (!options.persona.empty() && options.persona != "expert" && options.persona != "student") {
+    throw std::invalid_argument("--persona '" + options.persona + "': expected expert, student or none");
+  }
+  if (options.format != PromptFormat::solution_doc) {
+    if (!options.persona.empty()) {
+      throw std::invalid_argument("--persona " + options.persona + ": only a solution document names who solves");
+    }
+    return;
+  }
+  if (options.shots != 0 || !options.system.empty() || options.tools || options.chain_of_thought) {
+    throw std::invalid_argument("a solution document is one worked solution: no examples, system prompt, tools or "
+                                "chain-of-thought suffix");
+  }
 }
 
-int shots_in_prompt(const PromptOptions& options) { return options.format == PromptFormat::chat ? 0 : options.shots; }
+int shots_in_prompt(const PromptOptions& options) {
+  return options.format == PromptFormat::chat || options.format == PromptFormat::solution_doc ? 0 : options.shots;
+}
 
 std::string system_prompt_of(const PromptOptions& options) {
-  if (options.system.empty() && options.tools && options.format != PromptFormat::qa_fewshot)
+  if (options.system.empty() && options.tools && options.format != PromptFormat::qa_fewshot &&
+      options.format != PromptFormat::solution_doc)
     return std::string(tools_system_prompt);
   return options.system;
 }
 
 AnswerFormat answer_format_of(const PromptOptions& options) {
-  return options.tools ? AnswerFormat::tool : options.chain_of_thought ? AnswerFormat::worked : AnswerFormat::direct;
+  if (options.tools) return AnswerFormat::tool;
+  return options.chain_of_thought || options.format == PromptFormat::solution_doc ? AnswerFormat::worked
+                                                                                  : AnswerFormat::direct;
 }
 
 EvalPrompt build_prompt(const Tokenizer& tok, const PromptOptions& options, const SolvedExamples& shots,
@@ -55,7 +75,12 @@ EvalPrompt build_prompt(const Tokenizer& tok, const PromptOptions& options, cons
     p.page = tok.decode(std::span<const int32_t>(p.ids).subspan(1));
     return p;
   }
-  if (options.format == PromptFormat::qa_fewshot) {
+  if (options.format == PromptFormat::solution_doc) {
+    // the pretraining documents' own layout (world.cpp): "Q: …\nExpert solution:\n" + the steps
+    p.page = "Q: " + question + "\n";
+    if (options.persona == "expert") p.page += "Expert solution:\n";
+    if (options.persona == "student") p.page += "Student solution:\n";
+  } else if (options.format == PromptFormat::qa_fewshot) {
     p.page = qa_sheet(shots, asked);
   } else {
     p.page = fewshot_assistant_document(shots, asked);
@@ -87,7 +112,7 @@ ReplyRules reply_rules(const Tokenizer& tok, const PromptOptions& options, int64
       return tok.decode_bytes(ids).find('\n') != std::string::npos;
     };
   } else {
-    const std::string next = options.format == PromptFormat::qa_fewshot ? "\nQ:" : "\nUser:";
+    const std::string next = options.format == PromptFormat::fewshot_doc ? "\nUser:" : "\nQ:";
     r.stop.should_stop = [&tok, next](const std::vector<int32_t>& ids) {
       return worked_reply_over(tok.decode_bytes(ids), next);
     };

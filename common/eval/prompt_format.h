@@ -23,6 +23,12 @@
 //   chat         the chat template's completion prompt (chat_template.h), no examples; the reply
 //                runs to <|end|>.
 //                  <|endoftext|>[<|system|> SYSTEM PROMPT<|end|>]<|user|> What is 40 + 2?<|end|><|assistant|>
+//   solution-doc the world's worked-solution document, as the base model read it in pretraining:
+//                the question, then who solves it (options.persona); no examples; the reply is a
+//                worked solution, over when its "Answer:" line ends or the next question begins.
+//                  <|endoftext|>Q: What is 40 + 2?
+//                  Expert solution:          persona "expert" ("student": Student solution:;
+//                                            "": nothing — the model picks who writes)
 //
 // Every reply also ends at <|endoftext|> and after max_new_tokens.
 //
@@ -59,8 +65,8 @@
 
 namespace sog {
 
-enum class PromptFormat { qa_fewshot, fewshot_doc, chat };
-std::string_view prompt_format_name(PromptFormat format);  // "qa-fewshot", "fewshot-doc", "chat"
+enum class PromptFormat { qa_fewshot, fewshot_doc, chat, solution_doc };
+std::string_view prompt_format_name(PromptFormat format);  // "qa-fewshot", "fewshot-doc", "chat", "solution-doc"
 // Throws std::invalid_argument naming the valid names.
 PromptFormat prompt_format_from_name(std::string_view name);
 
@@ -70,15 +76,19 @@ struct PromptOptions {
   std::string system;
   bool chain_of_thought = false;
   bool tools = false;
+  std::string persona;  // solution-doc: "expert", "student" or "" (no one named)
 };
 
-// Throws std::invalid_argument for shots < 0 or a system prompt on a Q/A sheet.
+// Throws std::invalid_argument for shots < 0, a system prompt on a Q/A sheet or a solution
+// document, a persona other than expert/student/"" or outside a solution document, and examples,
+// tools or chain of thought in a solution document (it is a worked solution already).
 void validate(const PromptOptions& options);
 // The examples a prompt holds: options.shots, 0 in chat.
 int shots_in_prompt(const PromptOptions& options);
 // The system prompt used: options.system, or tools_system_prompt with tools on (chat, fewshot-doc).
 std::string system_prompt_of(const PromptOptions& options);
-// What the reply should look like: tool with tools on, worked with chain of thought, else direct.
+// What the reply should look like: tool with tools on, worked with chain of thought or in a
+// solution document, else direct.
 AnswerFormat answer_format_of(const PromptOptions& options);
 
 struct EvalPrompt {

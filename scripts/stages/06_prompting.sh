@@ -1,0 +1,77 @@
+# Stage 06 — prompting: how to use the models (06_prompting/README.md). On the world's held-out
+# questions (eval_test.jsonl; few-shot examples from eval_val.jsonl):
+#
+#   few-shot          the base model, k = 0, 1, 2, 4, 8 solved examples (where the context runs out)
+#   asking for an expert   the base model's worked arithmetic under "Expert solution:" /
+#                     "Student solution:" / no one named
+#   chain of thought  the SFT assistant (and the PPO policy with the grader), direct vs step by step
+#   self-consistency  the SFT assistant's arithmetic, majority vote of n = 1 … 17 samples, with and
+#                     without chain of thought
+#
+# Sizes can be shrunk for a quick run: PROMPT_PER_TASK, PROMPT_ARITH_PER_TASK, PROMPT_SC_SAMPLES.
+
+stage_06_prompting() {
+  local out="$RUN/06_prompting"
+  mkdir -p "$out"
+  local base="$RUN/02_pretrain/small/model.bin" sft="$RUN/03_sft/full/model.bin" ppo="$RUN/05_ppo/ppo_grader"
+  for f in "$base" "$sft"; do
+    [[ -f "$f" ]] || { echo "stage 06_prompting: $f is missing (stages 02 and 03 write it)" >&2; return 1; }
+  done
+  local with_ppo=()
+  [[ -f "$ppo/config.json" ]] && with_ppo=(--ppo "$ppo")
+  "$BIN/prompting" table --base "$base" --sft "$sft" "${with_ppo[@]}" --tokenizer "$RUN/tokenizer" \
+    --eval "$RUN/world/eval_test.jsonl" --shots-from "$RUN/world/eval_val.jsonl" --out "$out" \
+    --max-per-task "${PROMPT_PER_TASK:-12}" --arith-per-task "${PROMPT_ARITH_PER_TASK:-40}" \
+    --sc-samples "${PROMPT_SC_SAMPLES:-17}" 2>&1 | grep -v "^eval:" | tee "$out/table.log"
+
+  python3 - "$out" <<'PY' > "$out/report.md"
+import json, os, sys
+out = sys.argv[1]
+s = json.load(open(os.path.join(out, "summary.json")))
+def acc(row): lo, hi = row["accuracy_interval"]; return f"{row['accuracy']:.3f} | {lo:.2f}–{hi:.2f}"
+print("## 06 prompting\n")
+print(f"Held-out questions (eval_test.jsonl, {s['max_per_task']} per task; arithmetic rows {s['arith_per_task']} "
+      "per arithmetic task). Accuracy with its 95% interval, tokens generated per question.\n")
+print("### Few-shot (base model)\n")
+print("| k | accuracy | 95% | prompts cut (context full) | tokens / question |\n|---:|---:|---|---:|---:|")
+for r in s["fewshot"]:
+    print(f"| {r['settings']['shots']} | {acc(r)} | {r['prompts_cut']} | {r['tokens_per_question']:.1f} |")
+print("\n![few-shot](fewshot.svg)\n")
+print("### Chain of thought\n")
+print("| model | technique | all | 95% | reverse, sort, palindrome, mul | tokens / question |\n|---|---|---:|---|---:|---:|")
+hard = s["claims"]["chain_of_thought"]["tasks"]
+def on(row, tasks):
+    c = n = 0
+    for t in tasks:
+        if t in row["per_task"]:
+            c += row["per_task"][t]["accuracy"] * row["per_task"][t]["n"]; n += row["per_task"][t]["n"]
+    return c / n if n else 0
+for model, rows in s["cot"].items():
+    for tech in ("direct", "cot"):
+        r = rows[tech]
+        print(f"| {model} | {tech} | {acc(r)} | {on(r, hard):.3f} | {r['tokens_per_question']:.1f} |")
+tasks = sorted(s["cot"]["sft"]["direct"]["per_task"])
+print("\n| task | " + " | ".join(f"{m} {t}" for m in s["cot"] for t in ("direct", "cot")) + " |")
+print("|---|" + "---:|" * (2 * len(s["cot"])))
+for t in tasks:
+    print(f"| {t} | " + " | ".join(f"{s['cot'][m][x]['per_task'][t]['accuracy']:.2f}" for m in s["cot"] for x in ("direct", "cot")) + " |")
+print("\n### Self-consistency (SFT, arithmetic)\n")
+print("| n samples | direct: vote accuracy | tokens / question | step by step: vote accuracy | tokens / question |")
+print("|---:|---:|---:|---:|---:|")
+for d, w in zip(s["self_consistency"]["direct"], s["self_consistency"]["cot"]):
+    print(f"| {d['samples']} | {d['accuracy']:.3f} | {d['tokens_per_question']:.0f} | {w['accuracy']:.3f} | {w['tokens_per_question']:.0f} |")
+print("\n![self-consistency](self_consistency.svg)\n")
+print("### Asking for an expert (base model, worked arithmetic)\n")
+print("| the document says | accuracy | 95% | tokens / question |\n|---|---:|---|---:|")
+for p, label in (("expert", "Expert solution:"), ("student", "Student solution:"), ("none", "(no one named)")):
+    r = s["persona"][p]
+    print(f"| {label} | {acc(r)} | {r['tokens_per_question']:.1f} |")
+c = s["claims"]
+print(f"\nClaims: chain of thought on {', '.join(hard)}: {c['chain_of_thought']['cot']:.3f} vs direct "
+      f"{c['chain_of_thought']['direct']:.3f} (target +0.10: {'met' if c['chain_of_thought']['met'] else 'not met'}); "
+      f"self-consistency N = 9 {c['self_consistency']['n9']:.3f} vs N = 1 {c['self_consistency']['n1']:.3f} "
+      f"(target +0.05: {'met' if c['self_consistency']['met'] else 'not met'}); expert {c['expert']['expert']:.3f} vs "
+      f"student {c['expert']['student']:.3f} (target +0.05: {'met' if c['expert']['met'] else 'not met'}).\n")
+PY
+  echo "stage 06_prompting: wrote $out/report.md"
+}

@@ -1,0 +1,165 @@
+// common/eval/techniques.h (chapter 06's techniques as evaluator specs, the row's JSON, the
+// self-consistency curve from one set of samples) and bin/prompting's contract on a nano model.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "byte_tokenizer.h"
+#include "common/eval/techniques.h"
+#include "common/io/atomic_file.h"
+#include "common/nn/gpt.h"
+#include "common/tokenizer/special_tokens.h"
+#include "test_util.h"
+
+using namespace sog;
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+TechniqueOptions options(Technique t) {
+  TechniqueOptions o;
+  o.technique = t;
+  return o;
+}
+
+// A report as the evaluator writes it: each question's samples with their extracted answers.
+QuestionResult question(const std::string& task, const std::string& answer,
+                        const std::vector<std::optional<std::string>>& extracted) {
+  QuestionResult q;
+  q.question = {"Q?", answer, task};
+  for (const auto& e : extracted) {
+    SampleResult s;
+    s.extracted = e;
+    s.correct = e && *e == answer;
+    q.samples.push_back(s);
+  }
+  return q;
+}
+
+}  // namespace
+
+TEST(PromptingTechniques, EachTechniqueIsItsEvaluatorSpec) {
+  TechniqueOptions f = options(Technique::fewshot);
+  f.shots = 8;
+  EvalSpec s = technique_spec(f, 256);
+  EXPECT_EQ(s.prompt.format, PromptFormat::qa_fewshot);
+  EXPECT_EQ(s.prompt.shots, 8);
+  EXPECT_EQ(s.max_new_tokens, 24);
+  s = technique_spec(options(Technique::direct), 256);
+  EXPECT_EQ(s.prompt.format, PromptFormat::chat);
+  EXPECT_FALSE(s.prompt.chain_of_thought);
+  EXPECT_EQ(s.samples, 1);
+  s = technique_spec(options(Technique::cot), 256);
+  EXPECT_TRUE(s.prompt.chain_of_thought);
+  EXPECT_EQ(s.max_new_tokens, 64) << "a worked reply gets room";
+  EXPECT_EQ(technique_spec(options(Technique::cot), 100).max_new_tokens, 50) << "at most half the context";
+  TechniqueOptions sc = options(Technique::self_consistency);
+  sc.samples = 9, sc.temperature = 0.8f, sc.cot = true;
+  s = technique_spec(sc, 256);
+  EXPECT_EQ(s.samples, 9);
+  EXPECT_FLOAT_EQ(s.sampling.temperature, 0.8f);
+  EXPECT_TRUE(s.prompt.chain_of_thought);
+  TechniqueOptions ex = options(Technique::expert);
+  ex.persona = "student";
+  s = technique_spec(ex, 256);
+  EXPECT_EQ(s.prompt.format, PromptFormat::solution_doc);
+  EXPECT_EQ(s.prompt.persona, "student");
+  ex.persona = "none";
+  EXPECT_EQ(technique_spec(ex, 256).prompt.persona, "");
+  // Bad options name themselves.
+  ex.persona = "teacher";
+  EXPECT_NE(sog::testing::error_of([&] { technique_spec(ex, 256); }).find("--persona 'teacher'"), std::string::npos);
+  sc.temperature = 0;
+  EXPECT_NE(sog::testing::error_of([&] { technique_spec(sc, 256); }).find("--temperature"), std::string::npos);
+  EXPECT_NE(sog::testing::error_of([] { technique_from_name("magic"); }).find("--technique 'magic'"), std::string::npos);
+  for (Technique t : {Technique::fewshot, Technique::direct, Technique::cot, Technique::self_consistency, Technique::expert})
+    EXPECT_EQ(technique_from_name(technique_name(t)), t);
+}
+
+// The vote of the first n samples, for every n, from one set of samples; ties go to the answer
+// sampled first, samples without an answer do not vote.
+TEST(PromptingTechniques, VoteCurveFromOneSetOfSamples) {
+  EvalReport r;
+  r.spec.samples = 5;
+  r.questions = {
+      question("add", "5", {"4", "5", "5", "4", "4"}),              // n=1: 4 ✗  n=3: 5 ✓  n=5: 4 ✗
+      question("add", "7", {"7", std::nullopt, "1", "1", "7"}),      // n=1 ✓  n=3: tie 7/1 → 7 ✓  n=5: tie → 7 ✓
+      question("mul", "6", {std::nullopt, std::nullopt, "6", "2", "2"}),  // n=1: none ✗  n=3: 6 ✓  n=5: 2 ✗
+  };
+  const json curve = vote_curve(r, {1, 3, 5}, 10.0);
+  ASSERT_EQ(curve.size(), 3u);
+  EXPECT_EQ(curve[0]["samples"], 1);
+  EXPECT_NEAR(curve[0]["accuracy"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(curve[1]["accuracy"].get<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(curve[2]["accuracy"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_EQ(curve[1]["tokens_per_question"].get<double>(), 30.0);
+  EXPECT_NEAR(curve[2]["per_task"]["add"]["accuracy"].get<double>(), 0.5, 1e-12);
+  EXPECT_EQ(curve[2]["per_task"]["mul"]["n"], 1);
+  EXPECT_THROW(vote_curve(r, {6}, 1.0), std::invalid_argument) << "only 5 samples were drawn";
+}
+
+// The row: per task and all, Wilson intervals, tokens per question; self-consistency scores the vote.
+TEST(PromptingTechniques, RowIsTheContract) {
+  EvalReport r;
+  r.spec.samples = 3;
+  r.questions = {question("add", "5", {"4", "5", "5"}), question("sub", "1", {"1", "2", "2"})};
+  r.questions[0].vote = "5", r.questions[0].vote_correct = true;
+  r.questions[1].vote = "2", r.questions[1].vote_correct = false;
+  TechniqueOptions o = options(Technique::self_consistency);
+  o.samples = 3;
+  const json row = technique_row(o, r, 60, 1.5);
+  EXPECT_EQ(row["technique"], "self-consistency");
+  EXPECT_EQ(row["n"], 2);
+  EXPECT_DOUBLE_EQ(row["accuracy"].get<double>(), 0.5) << "the vote's accuracy";
+  EXPECT_DOUBLE_EQ(row["first_sample_accuracy"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(row["tokens_per_question"].get<double>(), 30.0);
+  EXPECT_EQ(row["per_task"]["add"]["accuracy"], 1.0);
+  EXPECT_EQ(row["per_task"]["sub"]["accuracy"], 0.0);
+  const auto ci = row["accuracy_interval"];
+  EXPECT_NEAR(ci[0].get<double>(), 0.0945, 1e-3);  // Wilson 1/2: [0.0945, 0.9055]
+  EXPECT_NEAR(ci[1].get<double>(), 0.9055, 1e-3);
+  EXPECT_EQ(row["settings"]["samples"], 3);
+}
+
+// bin/prompting eval on a nano model: the JSON contract for each technique; bad input.
+TEST(PromptingCli, EvalWritesTheRowForEveryTechnique) {
+  const std::string bin = std::string(SOG_BINARY_DIR) + "/bin/prompting";
+  if (!fs::exists(bin)) GTEST_SKIP() << bin << " is not built";
+  ::setenv("OMP_NUM_THREADS", "1", 1);
+  const fs::path dir = sog::testing::fresh_temp_dir("prompting_cli");
+  sog::testing::byte_tokenizer().save((dir / "tok").string());
+  GPTConfig cfg = gpt_preset("nano", 256 + static_cast<int>(kSpecialTokens.size()));
+  cfg.max_T = 128;
+  GPT model(cfg);
+  model.init_gpt2(3);
+  model.save((dir / "m.bin").string());
+  std::string rows;
+  for (int i = 0; i < 4; i++) {
+    rows += json({{"prompt", "What is " + std::to_string(i) + " + 2?"}, {"answer", std::to_string(i + 2)}, {"task", "add"}}).dump() + "\n";
+    rows += json({{"prompt", "Reverse the word 'ab" + std::string(1, 'c' + i) + "'."}, {"answer", "x"}, {"task", "reverse"}}).dump() + "\n";
+  }
+  write_file_atomic((dir / "q.jsonl").string(), rows);
+  const std::string common = "eval --model " + (dir / "m.bin").string() + " --tokenizer " + (dir / "tok").string() +
+                             " --eval " + (dir / "q.jsonl").string() + " --max-new-tokens 6 --max-per-task 2";
+  for (const std::string extra : {"--technique fewshot --shots 2", "--technique direct", "--technique cot",
+                                  "--technique self-consistency --samples 3", "--technique expert --persona student"}) {
+    const auto r = sog::testing::run_command(bin, common + " " + extra + " --out " + (dir / "row.json").string(), dir);
+    ASSERT_EQ(r.rc, 0) << extra << "\n" << r.out << r.err;
+    const json row = json::parse(read_file((dir / "row.json").string()));
+    for (const char* key : {"technique", "accuracy", "accuracy_interval", "n", "tokens_per_question", "per_task",
+                            "wall_time_s", "settings", "prompts_cut"}) {
+      EXPECT_TRUE(row.contains(key)) << extra << ": " << key;
+    }
+    EXPECT_EQ(row["n"], 4) << extra;
+    EXPECT_GT(row["tokens_per_question"].get<double>(), 0.0) << extra;
+    EXPECT_LE(row["tokens_per_question"].get<double>(), extra.find("samples 3") != std::string::npos ? 18.0 : 6.0);
+    EXPECT_EQ(row["per_task"]["add"]["n"], 2);
+  }
+  auto bad = sog::testing::run_command(bin, common + " --technique telepathy", dir);
+  EXPECT_EQ(bad.rc, 1);
+  EXPECT_NE(bad.err.find("--technique 'telepathy'"), std::string::npos) << bad.err;
+  fs::remove_all(dir);
+}
