@@ -16,14 +16,17 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "06_prompting/thought_search.h"
 #include "common/eval/techniques.h"
 #include "common/eval/generate_answers.h"
 #include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
 #include "common/io/svg_plot.h"
 #include "common/nn/load_model.h"
+#include "common/reward/reward_model.h"
 #include "common/world/question_set.h"
 
 using namespace sog;
@@ -65,18 +68,28 @@ static Measured measure(GPT& model, const Tokenizer& tok, const std::vector<Ques
 }
 
 struct EvalConfig {
-  std::string model_path, tokenizer_dir, eval_path, shots_from, out_path;
+  std::string model_path, tokenizer_dir, eval_path, shots_from, out_path, reward_path;
   TechniqueOptions technique;
+  ThoughtEvalOptions thoughts;
   std::string technique_name = "direct";
 };
 
 static int run_eval(EvalConfig c) {
-  c.technique.technique = technique_from_name(c.technique_name);
+  const bool tot = c.technique_name == "tot";
+  if (!tot) c.technique.technique = technique_from_name(c.technique_name);
   Tokenizer tok = Tokenizer::load(c.tokenizer_dir);
   LoadedModel m = load_model(c.model_path, "", tok, c.tokenizer_dir);
-  const std::vector<QuestionRow> questions = read_question_rows(c.eval_path);
+  const std::vector<QuestionRow> questions = first_per_task(read_question_rows(c.eval_path), c.technique.max_per_task);
   const ShotPool pool(read_question_rows(c.shots_from.empty() ? c.eval_path : c.shots_from));
-  Measured r = measure(*m.model, tok, questions, pool, c.technique);
+  Measured r;
+  if (tot) {
+    LoadedModel rm;
+    if (!c.reward_path.empty()) rm = load_reward_model(c.reward_path, tok, c.tokenizer_dir, false);
+    c.thoughts.seed = c.technique.seed;
+    r.row = evaluate_tree_of_thoughts(*m.model, tok, questions, c.thoughts, c.reward_path.empty() ? nullptr : &rm);
+  } else {
+    r = measure(*m.model, tok, questions, pool, c.technique);
+  }
   r.row["model"] = c.model_path;
   r.row["eval"] = c.eval_path;
   std::printf("| %s | %s | %.3f | %.2f–%.2f | %d | %.1f | %.1f s |\n", r.row["technique"].get<std::string>().c_str(),
@@ -94,6 +107,7 @@ struct TableConfig {
   std::string base_path, sft_path, ppo_path, tokenizer_dir, eval_path, shots_from, out_dir;
   int max_per_task = 12;
   int arith_per_task = 40;  // self-consistency and the personas: arithmetic questions per task
+  int tot_per_task = 15;    // tree of thoughts: arithmetic questions per task (the first of the above)
   int sc_samples = 17;
   float temperature = 0.7f;
   uint64_t seed = 1337;
@@ -129,7 +143,7 @@ static int run_table(const TableConfig& c) {
   const std::vector<QuestionRow> arith = of_tasks(first_per_task(every, c.arith_per_task), kArithmetic);
   const ShotPool pool(read_question_rows(c.shots_from.empty() ? c.eval_path : c.shots_from));
   fs::create_directories(c.out_dir);
-  json summary = {{"eval", c.eval_path}, {"max_per_task", c.max_per_task}, {"arith_per_task", c.arith_per_task}, {"models", {{"base", c.base_path},
+  json summary = {{"eval", c.eval_path}, {"max_per_task", c.max_per_task}, {"arith_per_task", c.arith_per_task}, {"tot_per_task", c.tot_per_task}, {"models", {{"base", c.base_path},
                   {"sft", c.sft_path}, {"ppo", c.ppo_path}}}};
   auto base_opts = [&](Technique t) {
     TechniqueOptions o;
@@ -179,14 +193,17 @@ static int run_table(const TableConfig& c) {
     // 3. self-consistency on the assistant's arithmetic: N samples once, the vote of the first n
     SvgPlot by_n("self-consistency: majority vote of n samples (arithmetic)", "n samples", "accuracy");
     SvgPlot by_tokens("the same against the tokens spent per question", "tokens generated per question", "accuracy");
+    std::vector<int> ns;
+    for (int n : {1, 3, 5, 9, 17})
+      if (n <= c.sc_samples) ns.push_back(n);
+    EvalReport cot_samples;  // the step-by-step samples, for the comparison with tree of thoughts
+    double cot_per_sample = 0;
     for (bool cot : {false, true}) {
       TechniqueOptions o = base_opts(Technique::self_consistency);
       o.samples = c.sc_samples, o.cot = cot;
       Measured r = measure(*m.model, tok, arith, pool, o);
-      std::vector<int> ns;
-      for (int n : {1, 3, 5, 9, 17})
-        if (n <= c.sc_samples) ns.push_back(n);
       const double per_sample = r.row["tokens_per_question"].get<double>() / c.sc_samples;
+      if (cot) cot_samples = r.report, cot_per_sample = per_sample;
       const json curve = vote_curve(r.report, ns, per_sample);
       summary["self_consistency"][cot ? "cot" : "direct"] = curve;
       std::vector<double> x, t, y;
@@ -199,6 +216,20 @@ static int run_table(const TableConfig& c) {
       by_tokens.add_series(cot ? "step by step" : "direct", t, y);
       report_line(cot ? "self-consistency (cot)" : "self-consistency", curve.back());
     }
+    // 5. tree of thoughts on the same questions: breadth 3, width 2, judged by the model itself
+    ThoughtEvalOptions to;
+    to.seed = c.seed, to.temperature = c.temperature;
+    summary["tot"] = evaluate_tree_of_thoughts(*m.model, tok, first_per_task(arith, c.tot_per_task), to);
+    // Self-consistency with step by step on the same questions: the same tokens, spent on votes.
+    std::map<std::string, int> taken;
+    std::vector<QuestionResult> same;
+    for (const QuestionResult& q : cot_samples.questions)
+      if (taken[q.question.task]++ < c.tot_per_task) same.push_back(q);
+    cot_samples.questions = std::move(same);
+    summary["tot_questions_self_consistency"] = vote_curve(cot_samples, ns, cot_per_sample);
+    report_line("tree of thoughts", summary["tot"]);
+    by_tokens.add_series("tree of thoughts (b 3, w 2)", {summary["tot"]["tokens_per_question"].get<double>()},
+                         {summary["tot"]["accuracy"].get<double>()});
     save_grid(c.out_dir + "/self_consistency.svg", {by_n, by_tokens}, 2, 520, 360);
   }
 
@@ -231,7 +262,7 @@ int main(int argc, char** argv) {
   auto* eval = app.add_subcommand("eval", "one technique on one model: a row of the table as JSON");
   eval->add_option("--model", ec.model_path, "a checkpoint, run folder or model folder")->required();
   eval->add_option("--tokenizer", ec.tokenizer_dir, "tokenizer folder")->required();
-  eval->add_option("--technique", ec.technique_name, "fewshot | direct | cot | self-consistency | expert")->capture_default_str();
+  eval->add_option("--technique", ec.technique_name, "fewshot | direct | cot | self-consistency | expert | tot")->capture_default_str();
   eval->add_option("--eval", ec.eval_path, "JSONL of {prompt, answer, task} (the world's eval_test.jsonl)")->required();
   eval->add_option("--shots-from", ec.shots_from, "JSONL the few-shot examples come from (default: --eval)");
   eval->add_option("--shots", ec.technique.shots, "fewshot: solved examples in the prompt")->capture_default_str();
@@ -242,6 +273,11 @@ int main(int argc, char** argv) {
   eval->add_option("--max-per-task", ec.technique.max_per_task, "0: every question")->capture_default_str();
   eval->add_option("--max-new-tokens", ec.technique.max_new_tokens, "0: 24 direct, 64 worked")->capture_default_str();
   eval->add_option("--seed", ec.technique.seed)->capture_default_str();
+  eval->add_option("--breadth", ec.thoughts.search.breadth, "tot: candidate next lines per partial solution")->capture_default_str();
+  eval->add_option("--width", ec.thoughts.search.width, "tot: partial solutions kept per step")->capture_default_str();
+  eval->add_option("--max-depth", ec.thoughts.search.max_depth, "tot: lines at most")->capture_default_str();
+  eval->add_option("--judge", ec.thoughts.judge, "tot: logprob (the model's own) | rm (a reward model)")->capture_default_str();
+  eval->add_option("--reward-model", ec.reward_path, "tot --judge rm: chapter 04's reward model folder");
   eval->add_option("--out", ec.out_path, "the row as JSON");
 
   TableConfig tc;
@@ -255,6 +291,7 @@ int main(int argc, char** argv) {
   table->add_option("--out", tc.out_dir, "folder for summary.json and the SVGs")->required();
   table->add_option("--max-per-task", tc.max_per_task, "questions per task")->capture_default_str();
   table->add_option("--arith-per-task", tc.arith_per_task, "self-consistency and personas: questions per arithmetic task")->capture_default_str();
+  table->add_option("--tot-per-task", tc.tot_per_task, "tree of thoughts: questions per arithmetic task")->capture_default_str();
   table->add_option("--sc-samples", tc.sc_samples, "self-consistency: samples drawn (the curve's largest N)")->capture_default_str();
   table->add_option("--temperature", tc.temperature, "self-consistency's temperature")->capture_default_str();
   table->add_option("--seed", tc.seed)->capture_default_str();

@@ -4,10 +4,12 @@
 
 #include <cmath>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "byte_tokenizer.h"
 #include "common/eval/techniques.h"
+#include "common/eval/tree_of_thoughts.h"
 #include "common/io/atomic_file.h"
 #include "common/nn/gpt.h"
 #include "common/tokenizer/special_tokens.h"
@@ -145,21 +147,86 @@ TEST(PromptingCli, EvalWritesTheRowForEveryTechnique) {
   const std::string common = "eval --model " + (dir / "m.bin").string() + " --tokenizer " + (dir / "tok").string() +
                              " --eval " + (dir / "q.jsonl").string() + " --max-new-tokens 6 --max-per-task 2";
   for (const std::string extra : {"--technique fewshot --shots 2", "--technique direct", "--technique cot",
-                                  "--technique self-consistency --samples 3", "--technique expert --persona student"}) {
+                                  "--technique self-consistency --samples 3", "--technique expert --persona student",
+                                  "--technique tot --breadth 2 --width 1 --max-depth 2"}) {
     const auto r = sog::testing::run_command(bin, common + " " + extra + " --out " + (dir / "row.json").string(), dir);
     ASSERT_EQ(r.rc, 0) << extra << "\n" << r.out << r.err;
     const json row = json::parse(read_file((dir / "row.json").string()));
     for (const char* key : {"technique", "accuracy", "accuracy_interval", "n", "tokens_per_question", "per_task",
-                            "wall_time_s", "settings", "prompts_cut"}) {
+                            "wall_time_s", "settings"}) {
       EXPECT_TRUE(row.contains(key)) << extra << ": " << key;
     }
     EXPECT_EQ(row["n"], 4) << extra;
     EXPECT_GT(row["tokens_per_question"].get<double>(), 0.0) << extra;
-    EXPECT_LE(row["tokens_per_question"].get<double>(), extra.find("samples 3") != std::string::npos ? 18.0 : 6.0);
+    if (extra.find("tot") == std::string::npos) {
+      EXPECT_TRUE(row.contains("prompts_cut")) << extra;
+      EXPECT_LE(row["tokens_per_question"].get<double>(), extra.find("samples 3") != std::string::npos ? 18.0 : 6.0);
+    } else {
+      EXPECT_LE(row["candidates_per_question"].get<double>(), 2.0 + 2.0) << "breadth 2, width 1, depth ≤ 2";
+    }
     EXPECT_EQ(row["per_task"]["add"]["n"], 2);
   }
   auto bad = sog::testing::run_command(bin, common + " --technique telepathy", dir);
   EXPECT_EQ(bad.rc, 1);
   EXPECT_NE(bad.err.find("--technique 'telepathy'"), std::string::npos) << bad.err;
   fs::remove_all(dir);
+}
+
+// Tree of thoughts' bookkeeping on a fake model whose lines and scores are known:
+//   depth 1: "" → a (0.9), b (0.5), c (0.1)            keep a, b
+//   depth 2: a → aA (0.2), aB (0.3), "Answer: 1" (0.4)  b → bA (0.8), bB (0.7), "Answer: 2" (0.95)
+//            keep b+Answer: 2 (0.95, finished), bA (0.8)
+//   depth 3: bA → bAx (0.1), bAy (0.05), "Answer: 3" (0.6)   keep the finished 0.95, and 0.6 (finished)
+//   every kept partial finished: stop; the answer is "Answer: 2"'s path
+TEST(TreeOfThoughts, BreadthFirstKeepsTheBestAndStopsWhenAllAreFinished) {
+  std::map<std::string, double> scores = {
+      {"a\n", 0.9}, {"b\n", 0.5}, {"c\n", 0.1},
+      {"a\naA\n", 0.2}, {"a\naB\n", 0.3}, {"a\nAnswer: 1\n", 0.4},
+      {"b\nbA\n", 0.8}, {"b\nbB\n", 0.7}, {"b\nAnswer: 2\n", 0.95},
+      {"b\nbA\nbAx\n", 0.1}, {"b\nbA\nbAy\n", 0.05}, {"b\nbA\nAnswer: 3\n", 0.6}};
+  std::vector<std::vector<std::string>> asked;  // the partials the proposer saw, per depth
+  const ThoughtProposer propose = [&](const std::vector<std::string>& partials, int breadth) {
+    EXPECT_EQ(breadth, 3);
+    asked.push_back(partials);
+    std::vector<std::vector<std::string>> out;
+    for (const std::string& p : partials) {
+      if (p.empty()) out.push_back({"a\n", "b\n", "c\n"});
+      else if (p == "a\n") out.push_back({"aA\n", "aB\n", "Answer: 1\n"});
+      else if (p == "b\n") out.push_back({"bA\n", "bB\n", "Answer: 2\n"});
+      else out.push_back({"bAx\n", "bAy\n", "Answer: 3\n"});
+    }
+    return out;
+  };
+  const ThoughtScorer score = [&](const std::vector<std::string>& partials) {
+    std::vector<double> out;
+    for (const std::string& p : partials) out.push_back(scores.at(p));
+    return out;
+  };
+  const ThoughtSearchResult r = tree_of_thoughts(propose, score, {3, 2, 8});
+  EXPECT_EQ(r.solution, "b\nAnswer: 2\n");
+  EXPECT_DOUBLE_EQ(r.score, 0.95);
+  EXPECT_TRUE(r.finished);
+  EXPECT_EQ(r.depth, 3);
+  EXPECT_EQ(r.candidates, 3 + 6 + 3);
+  ASSERT_EQ(asked.size(), 3u);
+  EXPECT_EQ(asked[1], (std::vector<std::string>{"a\n", "b\n"}));
+  EXPECT_EQ(asked[2], (std::vector<std::string>{"b\nbA\n"})) << "the finished partial is not expanded";
+  // max_depth 1: no solution finished, the best partial is returned as such
+  const ThoughtSearchResult shallow = tree_of_thoughts(propose, score, {3, 2, 1});
+  EXPECT_EQ(shallow.solution, "a\n");
+  EXPECT_FALSE(shallow.finished);
+  // a proposer or a scorer that answers the wrong number of items is an error
+  const ThoughtProposer short_proposer = [](const std::vector<std::string>&, int) {
+    return std::vector<std::vector<std::string>>{};
+  };
+  EXPECT_THROW(tree_of_thoughts(short_proposer, score, {3, 2, 8}), std::runtime_error);
+  EXPECT_THROW(tree_of_thoughts(propose, score, {0, 2, 8}), std::invalid_argument);
+}
+
+TEST(TreeOfThoughts, AFinishedThoughtHasAnAnswerLineOrStoppedMidLine) {
+  EXPECT_FALSE(thought_finished(""));
+  EXPECT_FALSE(thought_finished("40 + 2\n"));
+  EXPECT_TRUE(thought_finished("40 + 2\nAnswer: 42\n"));
+  EXPECT_FALSE(thought_finished("Answer: 42\nmore\n")) << "only the newest line counts";
+  EXPECT_TRUE(thought_finished("40 + 2\nones: 0 +")) << "the reply stopped mid-line";
 }

@@ -7,8 +7,11 @@
 #   chain of thought  the SFT assistant (and the PPO policy with the grader), direct vs step by step
 #   self-consistency  the SFT assistant's arithmetic, majority vote of n = 1 … 17 samples, with and
 #                     without chain of thought
+#   tree of thoughts  the SFT assistant's arithmetic, breadth-first over solution lines (b 3, w 2),
+#                     partial solutions judged by the model's own log-probability
 #
-# Sizes can be shrunk for a quick run: PROMPT_PER_TASK, PROMPT_ARITH_PER_TASK, PROMPT_SC_SAMPLES.
+# Sizes can be shrunk for a quick run: PROMPT_PER_TASK, PROMPT_ARITH_PER_TASK, PROMPT_SC_SAMPLES,
+# PROMPT_TOT_PER_TASK.
 
 stage_06_prompting() {
   local out="$RUN/06_prompting"
@@ -22,7 +25,7 @@ stage_06_prompting() {
   "$BIN/prompting" table --base "$base" --sft "$sft" "${with_ppo[@]}" --tokenizer "$RUN/tokenizer" \
     --eval "$RUN/world/eval_test.jsonl" --shots-from "$RUN/world/eval_val.jsonl" --out "$out" \
     --max-per-task "${PROMPT_PER_TASK:-12}" --arith-per-task "${PROMPT_ARITH_PER_TASK:-40}" \
-    --sc-samples "${PROMPT_SC_SAMPLES:-17}" 2>&1 | grep -v "^eval:" | tee "$out/table.log"
+    --sc-samples "${PROMPT_SC_SAMPLES:-17}" --tot-per-task "${PROMPT_TOT_PER_TASK:-15}" 2>&1 | grep -v "^eval:" | tee "$out/table.log"
 
   python3 - "$out" <<'PY' > "$out/report.md"
 import json, os, sys
@@ -60,6 +63,15 @@ print("| n samples | direct: vote accuracy | tokens / question | step by step: v
 print("|---:|---:|---:|---:|---:|")
 for d, w in zip(s["self_consistency"]["direct"], s["self_consistency"]["cot"]):
     print(f"| {d['samples']} | {d['accuracy']:.3f} | {d['tokens_per_question']:.0f} | {w['accuracy']:.3f} | {w['tokens_per_question']:.0f} |")
+t = s["tot"]
+lo, hi = t["accuracy_interval"]
+print(f"\nTree of thoughts on the first {s['tot_per_task']} of each arithmetic task ({t['n']} questions; breadth "
+      f"{t['settings']['breadth']}, width {t['settings']['width']}, judged by the model's mean log-probability): "
+      f"{t['accuracy']:.3f} ({lo:.2f}–{hi:.2f}), {t['tokens_per_question']:.0f} tokens per question, "
+      f"{t['mean_depth']:.1f} lines deep, {t['finished_fraction']:.2f} finished with an Answer: line. On the same "
+      "questions, step-by-step samples and their vote: " +
+      ", ".join(f"n = {p['samples']}: {p['accuracy']:.3f} ({p['tokens_per_question']:.0f} tokens)"
+                for p in s["tot_questions_self_consistency"]) + ".")
 print("\n![self-consistency](self_consistency.svg)\n")
 print("### Asking for an expert (base model, worked arithmetic)\n")
 print("| the document says | accuracy | 95% | tokens / question |\n|---|---:|---|---:|")
