@@ -24,8 +24,8 @@ stage_06_prompting() {
   [[ -f "$ppo/config.json" ]] && with_ppo=(--ppo "$ppo")
   "$BIN/prompting" table --base "$base" --sft "$sft" "${with_ppo[@]}" --tokenizer "$RUN/tokenizer" \
     --eval "$RUN/world/eval_test.jsonl" --shots-from "$RUN/world/eval_val.jsonl" --out "$out" \
-    --max-per-task "${PROMPT_PER_TASK:-12}" --arith-per-task "${PROMPT_ARITH_PER_TASK:-40}" \
-    --sc-samples "${PROMPT_SC_SAMPLES:-17}" --tot-per-task "${PROMPT_TOT_PER_TASK:-15}" 2>&1 | grep -v "^eval:" | tee "$out/table.log"
+    --max-per-task "${PROMPT_PER_TASK:-40}" --arith-per-task "${PROMPT_ARITH_PER_TASK:-100}" \
+    --sc-samples "${PROMPT_SC_SAMPLES:-17}" --tot-per-task "${PROMPT_TOT_PER_TASK:-40}" 2>&1 | grep -v "^eval:" | tee "$out/table.log"
 
   python3 - "$out" <<'PY' > "$out/report.md"
 import json, os, sys
