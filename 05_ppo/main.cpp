@@ -29,7 +29,6 @@
 //                 [--best-of N] [--samples 8]
 //   bin/ppo plot  --run LABEL=RUN … --out overoptimization.svg
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -108,10 +107,6 @@ static void restore_config(TrainConfig& c, const TrainingRun& run) {
   get("weight_decay", c.weight_decay), get("grad_clip", c.grad_clip), get("adam_eps", c.adam_eps);
   get("lora_rank", c.lora_rank), get("lora_alpha", c.lora_alpha), get("lora_dropout", c.lora_dropout);
   get("lora_targets", c.lora_targets);
-}
-
-static double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
 static int run_train(TrainConfig cfg) {
@@ -201,12 +196,12 @@ static int run_train(TrainConfig cfg) {
     rails.kl_k1_stderr = record["kl_k1_stderr"].get<double>();
     check_rails(step, rails, s.max_ratio);
 
-    const double t0 = now_s();
+    const double t0 = steady_seconds();
     const float lr = schedule.at(step);
     Rng shuffle(rollout_seed ^ 0x5A17ull);
     const UpdateStats u = ppo_update(models, batch, s, opts, lr, static_cast<float>(lr * value_scale), shuffle, step,
                                      ptx.get());
-    const double update_s = now_s() - t0;
+    const double update_s = steady_seconds() - t0;
     check_rails(step, {{{"policy_loss", u.policy_loss}, {"value_loss", u.value_loss}, {"grad_norm", u.grad_norm}},
                        rails.kl_k1_mean, rails.kl_k1_stderr, u.ratio_max}, s.max_ratio);
     kl.update(rails.kl_k1_mean, s.batch_size);

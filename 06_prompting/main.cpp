@@ -14,7 +14,6 @@
 //            table → DIR/summary.json (every row), DIR/report.md, DIR/fewshot.svg,
 //                    DIR/self_consistency.svg
 #include <CLI/CLI.hpp>
-#include <chrono>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,6 +23,7 @@
 #include "common/eval/generate_answers.h"
 #include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
+#include "common/io/progress.h"
 #include "common/io/svg_plot.h"
 #include "common/nn/load_model.h"
 #include "common/reward/reward_model.h"
@@ -32,10 +32,6 @@
 using namespace sog;
 namespace fs = std::filesystem;
 using json = nlohmann::json;
-
-static double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // One technique on one model: the report, the tokens it generated, its wall time, and the row.
 struct Measured {
@@ -55,9 +51,9 @@ static Measured measure(GPT& model, const Tokenizer& tok, const std::vector<Ques
     for (const Answer& a : answers) m.tokens += static_cast<int64_t>(a.ids.size());
     return answers;
   };
-  const double t0 = now_s();
+  const double t0 = steady_seconds();
   m.report = run_evaluation(questions, pool, tok, spec, counted);
-  m.row = technique_row(o, m.report, m.tokens, now_s() - t0);
+  m.row = technique_row(o, m.report, m.tokens, steady_seconds() - t0);
   // Where the context runs out: prompts the evaluator had to cut (their start dropped).
   int cut = 0;
   for (const QuestionResult& q : m.report.questions) {

@@ -1,7 +1,6 @@
 #include "06_prompting/thought_search.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <stdexcept>
@@ -10,6 +9,7 @@
 #include "common/chat/chat_template.h"
 #include "common/eval/eval_report.h"
 #include "common/generate/generate_batch.h"
+#include "common/io/progress.h"
 #include "common/nn/response_logprobs.h"
 #include "common/reward/preferences.h"
 #include "common/reward/reward_model.h"
@@ -33,7 +33,7 @@ json evaluate_tree_of_thoughts(GPT& model, const Tokenizer& tok, const std::vect
   if (o.judge == "rm" && (!reward || !reward->head)) throw std::invalid_argument("--judge rm needs --reward-model");
   NoGradGuard no_grad;
   const ChatTokens ct(tok);
-  const double t0 = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  const double t0 = steady_seconds();
   int64_t tokens = 0, candidates = 0, depths = 0, finished = 0;
   int correct = 0, total = 0;
   std::map<std::string, std::pair<int, int>> by_task;
@@ -118,7 +118,7 @@ json evaluate_tree_of_thoughts(GPT& model, const Tokenizer& tok, const std::vect
     candidates += r.candidates, depths += r.depth, finished += r.finished;
     if (examples.size() < 6) examples.push_back({{"prompt", asked}, {"answer", questions[q].answer}, {"solution", r.solution}, {"correct", right}});
   }
-  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count() - t0;
+  const double wall = steady_seconds() - t0;
   const Interval ci = wilson_interval(correct, total);
   json row = {{"technique", "tot"}, {"accuracy", total ? static_cast<double>(correct) / total : 0.0},
               {"accuracy_interval", {ci.low, ci.high}}, {"n", total},

@@ -28,13 +28,6 @@ void validate(const EvalSpec& spec) {
   }
 }
 
-static uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 uint64_t sample_seed(uint64_t seed, uint64_t row, uint64_t sample) {
   return splitmix64(splitmix64(splitmix64(seed) ^ row) ^ sample);
 }

@@ -11,6 +11,11 @@
 
 namespace sog {
 
+// Seconds on the steady clock: only differences mean anything (a phase's duration).
+inline double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
 class Progress {
  public:
   Progress(int64_t total, std::string label, int64_t log_every = 0 /* plain mode: 0 = ~20 lines a run */);

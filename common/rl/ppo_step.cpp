@@ -1,7 +1,6 @@
 #include "common/rl/ppo_step.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <functional>
 #include <numeric>
@@ -10,6 +9,7 @@
 #include "common/autograd/tape.h"
 #include "common/chat/chat_template.h"
 #include "common/generate/generate_batch.h"
+#include "common/io/progress.h"
 #include "common/ops/elementwise.h"
 #include "common/optim/adamw.h"
 #include "common/reward/preferences.h"
@@ -26,20 +26,8 @@ RewardSource reward_source_from_name(const std::string& name) {
   throw std::invalid_argument("--reward: expected rm or grader, found '" + name + "'");
 }
 
-static double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 std::vector<int32_t> rollout_prompt(const Tokenizer& tok, const QuestionRow& q) {
   return render_for_completion(tok, task_prompt(task_of(q)));
-}
-
-// SplitMix64: a row's sampler seed from the run's seed, the iteration and the row.
-static uint64_t mix_seed(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
 }
 
 // Rows [start, end) of the batch in the training layout.
@@ -103,21 +91,21 @@ RolloutBatch collect_rollouts(PpoModels& models, const Tokenizer& tok, const std
                                " tokens and a response of up to " + std::to_string(s.max_new_tokens) +
                                " do not fit the model's maxT = " + std::to_string(max_T));
     }
-    seeds.push_back(mix_seed(seed + 0x100000001B3ull * static_cast<uint64_t>(i)));
+    seeds.push_back(splitmix64(seed + 0x100000001B3ull * static_cast<uint64_t>(i)));  // row i's sampler
   }
 
   // 1. sample
-  double t0 = now_s();
+  double t0 = steady_seconds();
   std::vector<Sampler> samplers = make_samplers({s.temperature, 0, 1.0f}, seeds);
   BatchGenerateOptions go;
   go.max_new_tokens = s.max_new_tokens;
   go.stop_ids = {ct.end, ct.eot};
   go.batch_size = B;
   std::vector<GeneratedRow> gen = generate_batch(policy, prompts, go, samplers);
-  batch.generate_s = now_s() - t0;
+  batch.generate_s = steady_seconds() - t0;
 
   // 2. score
-  t0 = now_s();
+  t0 = steady_seconds();
   for (int64_t i = 0; i < B; i++) {
     Rollout r;
     r.question = picked[i];
@@ -130,10 +118,10 @@ RolloutBatch collect_rollouts(PpoModels& models, const Tokenizer& tok, const std
     batch.rows.push_back(std::move(r));
   }
   scorer(batch.rows);
-  batch.score_s = now_s() - t0;
+  batch.score_s = steady_seconds() - t0;
 
   // 3. the forwards, a minibatch of rows at a time
-  t0 = now_s();
+  t0 = steady_seconds();
   std::vector<int64_t> identity(B);
   std::iota(identity.begin(), identity.end(), 0);
   for (int64_t start = 0; start < B; start += s.minibatch) {
@@ -150,7 +138,7 @@ RolloutBatch collect_rollouts(PpoModels& models, const Tokenizer& tok, const std
       r.values = row_values(values, i - start, r);
     }
   }
-  batch.forward_s = now_s() - t0;
+  batch.forward_s = steady_seconds() - t0;
 
   // 4. rewards, advantages, returns; the advantages whitened over all response tokens
   std::vector<float> all_adv, ones;

@@ -8,6 +8,14 @@
 
 namespace sog {
 
+// splitmix64's finaliser: a 64-bit value → a well-mixed 64-bit hash (the step Rng seeds with).
+inline uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
 class Rng {
  public:
   explicit Rng(uint64_t seed = 1337) { reseed(seed); }

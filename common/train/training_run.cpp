@@ -1,7 +1,6 @@
 #include "common/train/training_run.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -16,16 +15,12 @@ namespace sog {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
-static double now_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
 TrainingRun::TrainingRun(std::string label, std::string out_dir, std::string resume_dir, int64_t steps)
     : label_(std::move(label)),
       out_dir_(std::move(out_dir)),
       resume_dir_(std::move(resume_dir)),
       steps_(steps),
-      started_s_(now_s()),
+      started_s_(steady_seconds()),
       best_val_(INFINITY),
       last_val_(NAN),
       last_train_(NAN) {
@@ -133,14 +128,14 @@ void TrainingRun::append_samples(int64_t step, const std::string& text) {
   write_file_atomic(file, all + "==== step " + std::to_string(step) + " ====\n" + text);
 }
 
-void TrainingRun::step_started() { step_t0_s_ = now_s(); }
+void TrainingRun::step_started() { step_t0_s_ = steady_seconds(); }
 
 void TrainingRun::step_done(json& record, int64_t tokens) {
   const int64_t step = record.at("step").get<int64_t>();
   // A diverged run stops here, before NaN reaches the log or a checkpoint (common/io/metrics.h).
   if (record.contains("train_loss")) require_finite(record["train_loss"].get<double>(), "training loss", step);
   if (record.contains("grad_norm")) require_finite(record["grad_norm"].get<double>(), "gradient norm", step);
-  const double dt = now_s() - step_t0_s_;
+  const double dt = steady_seconds() - step_t0_s_;
   ms_per_step_ = dt * 1e3;
   tokens_per_s_ = static_cast<double>(tokens) / dt;
   last_train_ = record.value("train_loss", static_cast<double>(NAN));
@@ -180,7 +175,7 @@ json TrainingRun::finish(const LossPlot& plot, const json& extra) {
 
   json summary = {{"final_val_loss", last_val_}, {"best_val_loss", best_val_}, {"final_train_loss", last_train_},
                   {"tokens_per_s", tokens_per_s_}, {"ms_per_step", ms_per_step_},
-                  {"wall_time_s", now_s() - started_s_}, {"peak_rss_mb", peak_rss_mb()}, {"config", config_}};
+                  {"wall_time_s", steady_seconds() - started_s_}, {"peak_rss_mb", peak_rss_mb()}, {"config", config_}};
   summary.update(cpu_json());  // cpu_isa, cpu, threads: which kernels ran (common/cpu/isa.h)
   if (!extra.is_null()) summary.update(extra);  // {} is null in nlohmann's JSON
   write_json_atomic(path("summary.json"), summary);
