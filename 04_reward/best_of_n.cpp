@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "04_reward/comparisons.h"
 #include "04_reward/reward_eval.h"
@@ -16,13 +17,6 @@
 namespace sog {
 
 using json = nlohmann::json;
-
-int64_t best_of_first(const std::vector<float>& rewards, int64_t n) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < n && i < static_cast<int64_t>(rewards.size()); i++)
-    if (rewards[i] > rewards[best]) best = i;
-  return best;
-}
 
 // 1, 2, 4, … up to N, and N itself.
 static std::vector<int> sizes_up_to(int n) {
@@ -71,8 +65,7 @@ int run_best_of_n(const BestOfNConfig& cfg) {
     const Task task = task_of(questions[q]);
     std::vector<bool> correct;
     for (const auto& r : replies[q]) correct.push_back(grade(task, r).correct);
-    const std::vector<float> rewards(all_rewards.begin() + static_cast<int64_t>(q * cfg.n),
-                                     all_rewards.begin() + static_cast<int64_t>((q + 1) * cfg.n));
+    const std::span<const float> rewards(all_rewards.data() + q * cfg.n, cfg.n);  // question q's N rewards
     Tally& t = per_task[questions[q].task];
     start(t);
     const bool greedy_right = greedy_report.questions[q].samples[0].correct;

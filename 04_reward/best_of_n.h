@@ -18,10 +18,6 @@ struct BestOfNConfig {
   uint64_t seed = 4242;
 };
 
-// Which of the first n replies the reward model keeps, for n = 1, 2, 4, … ≤ N (and N): the first
-// of the highest-scoring ones.
-int64_t best_of_first(const std::vector<float>& rewards, int64_t n);
-
 // bin/reward best-of-n: prints the table; --out writes
 //   {"questions", "greedy_accuracy", "sample_accuracy",
 //    "best_of": [{"n", "accuracy", "accuracy_interval", "oracle", "mean_reward"}, …],

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <stdexcept>
 
 #include "common/rl/ppo_models.h"
@@ -39,13 +40,10 @@ static MeanInterval mean_interval(const std::vector<double>& v) {
 // Per-response-token values of x (B,T) for the pairs packed by pack_responses.
 static std::vector<std::vector<float>> per_token(const Tensor& x, const std::vector<std::vector<int32_t>>& prompts,
                                                  const std::vector<std::vector<int32_t>>& responses) {
-  const int64_t T = x.size(1);
   std::vector<std::vector<float>> out;
   for (size_t b = 0; b < prompts.size(); b++) {
-    std::vector<float> row;
-    for (size_t j = 0; j < responses[b].size(); j++)
-      row.push_back(x.f32()[static_cast<int64_t>(b) * T + static_cast<int64_t>(prompts[b].size()) - 1 + static_cast<int64_t>(j)]);
-    out.push_back(std::move(row));
+    out.push_back(response_values(x, static_cast<int64_t>(b), static_cast<int64_t>(prompts[b].size()),
+                                  static_cast<int64_t>(responses[b].size())));
   }
   return out;
 }
@@ -87,12 +85,7 @@ int run_ppo_eval(const EvalConfig& cfg) {
 
   // The kept sample of each (q, k): the first highest-scoring of its N candidates.
   std::vector<int64_t> kept;
-  for (int64_t g = 0; g < Q * K; g++) {
-    int64_t best = g * N;
-    for (int64_t n = 1; n < N; n++)
-      if (scores[g * N + n] > scores[best]) best = g * N + n;
-    kept.push_back(best);
-  }
+  for (int64_t g = 0; g < Q * K; g++) kept.push_back(g * N + best_of_first(std::span(scores).subspan(g * N, N), N));
 
   // Log-probabilities and entropies of the kept samples under the policy and the SFT model.
   std::vector<std::vector<float>> lp_policy, lp_sft, ent;

@@ -101,10 +101,11 @@ json evaluate_tree_of_thoughts(GPT& model, const Tokenizer& tok, const std::vect
         ps.push_back(prompt), rs.push_back(std::move(r));
       }
       const ResponseLogprobs lp = response_logprobs(model, ps, rs);
-      const int64_t T = lp.logprobs.size(1);
       for (size_t b = 0; b < ps.size(); b++) {
         double sum = 0;
-        for (size_t j = 0; j < rs[b].size(); j++) sum += lp.logprobs.f32()[b * T + ps[b].size() - 1 + j];
+        for (float v : response_values(lp.logprobs, static_cast<int64_t>(b), static_cast<int64_t>(ps[b].size()),
+                                       static_cast<int64_t>(rs[b].size())))
+          sum += v;
         out.push_back(sum / static_cast<double>(rs[b].size()));  // mean per token
       }
       return out;

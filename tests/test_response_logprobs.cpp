@@ -48,6 +48,18 @@ TEST(ResponseLogprobs, LayoutShiftsByOneAndMasksTheResponse) {
   EXPECT_EQ(b.mask.to_vector(), (std::vector<float>{0, 0, 1, 1, /**/ 1, 1, 1, 0}));
 }
 
+// Reading a pair's response positions back: exactly the positions the mask marks, in order.
+TEST(ResponseLogprobs, ResponseValuesReadThePairsResponsePositions) {
+  ResponseBatch b = pack_responses({{10, 11, 12}, {13}}, {{20, 21}, {22, 23, 24}}, 16, /*pad_id=*/7);
+  const Tensor x = Tensor::from_vector({2, 4}, {0.0f, 0.1f, 0.2f, 0.3f, /**/ 1.0f, 1.1f, 1.2f, 1.3f});
+  EXPECT_EQ(response_values(x, 0, 3, 2), (std::vector<float>{0.2f, 0.3f}));
+  EXPECT_EQ(response_values(x, 1, 1, 3), (std::vector<float>{1.0f, 1.1f, 1.2f}));
+  EXPECT_EQ(response_position(3, 0), 2);
+  EXPECT_TRUE(response_values(x, 0, 3, 0).empty());
+  EXPECT_THROW(response_values(x, 1, 1, 5), std::out_of_range) << "past the row's end";
+  EXPECT_THROW(response_values(x, 2, 1, 1), std::out_of_range) << "no such row";
+}
+
 TEST(ResponseLogprobs, BatchEqualsEachPairAlone) {
   GPT model = test_model();
   const GPTConfig& cfg = model.config();

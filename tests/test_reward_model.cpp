@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,17 @@ double worst_difference(const std::vector<float>& a, const std::vector<float>& b
 }  // namespace
 
 // ---- the loss --------------------------------------------------------------------------------
+
+// Best-of-n keeps the first of the highest rewards among the first n.
+TEST(BestOfN, KeepsTheFirstHighestOfTheFirstN) {
+  const std::vector<float> r = {0.5f, 2.0f, -1.0f, 2.0f, 3.0f};
+  EXPECT_EQ(best_of_first(r, 1), 0);
+  EXPECT_EQ(best_of_first(r, 2), 1);
+  EXPECT_EQ(best_of_first(r, 4), 1) << "a tie keeps the earlier";
+  EXPECT_EQ(best_of_first(r, 5), 4);
+  EXPECT_EQ(best_of_first(r, 9), 4) << "n past the end is cut to the rewards";
+  EXPECT_EQ(best_of_first(std::span(r).subspan(2, 2), 2), 1);
+}
 
 TEST(PairwiseRankingLoss, TwoCompletionsByHand) {
   // d = 0.7 − (−0.4) = 1.1: loss = log(1 + e^−1.1), gradient (−σ(−1.1), +σ(−1.1)).

@@ -47,6 +47,20 @@ ResponseBatch pack_responses(const std::vector<std::vector<int32_t>>& prompts,
   return {Tensor::from_ids({B, T}, ids), Tensor::from_ids({B, T}, targets), Tensor::from_vector({B, T}, mask)};
 }
 
+std::vector<float> response_values(const Tensor& x, int64_t b, int64_t prompt_tokens, int64_t response_tokens) {
+  const int64_t T = x.size(1);
+  if (b < 0 || b >= x.size(0) || prompt_tokens < 1 || response_position(prompt_tokens, response_tokens) > T) {
+    throw std::out_of_range("response_values: row " + std::to_string(b) + " with a prompt of " +
+                            std::to_string(prompt_tokens) + " tokens and " + std::to_string(response_tokens) +
+                            " response tokens does not fit a (" + std::to_string(x.size(0)) + "," + std::to_string(T) +
+                            ") tensor");
+  }
+  const float* row = x.f32() + b * T;
+  std::vector<float> out(response_tokens);
+  for (int64_t j = 0; j < response_tokens; j++) out[j] = row[response_position(prompt_tokens, j)];
+  return out;
+}
+
 ResponseLogprobs response_logprobs(GPT& model, const std::vector<std::vector<int32_t>>& prompts,
                                    const std::vector<std::vector<int32_t>>& responses) {
   const GPTConfig& cfg = model.config();

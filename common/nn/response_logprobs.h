@@ -43,6 +43,12 @@ struct ResponseLogprobs {
   Tensor entropy;   // (B,T) likewise
   Tensor mask;      // (B,T) f32, a constant
 };
+// Response token j of a pair whose prompt has P tokens is predicted at position P − 1 + j.
+inline int64_t response_position(int64_t prompt_tokens, int64_t j) { return prompt_tokens - 1 + j; }
+// Row b of a (B,T) tensor of the layout (logprobs, entropy, values) at its n response positions.
+// Throws std::out_of_range when they fall outside the row.
+std::vector<float> response_values(const Tensor& x, int64_t b, int64_t prompt_tokens, int64_t response_tokens);
+
 // One forward of `model` on pack_responses(prompts, responses) (no dropout).
 ResponseLogprobs response_logprobs(GPT& model, const std::vector<std::vector<int32_t>>& prompts,
                                    const std::vector<std::vector<int32_t>>& responses);

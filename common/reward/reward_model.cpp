@@ -171,6 +171,13 @@ std::vector<float> score_completions(GPT& model, const ScalarHead& head, const T
   return out;
 }
 
+int64_t best_of_first(std::span<const float> rewards, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n && i < static_cast<int64_t>(rewards.size()); i++)
+    if (rewards[i] > rewards[best]) best = i;
+  return best;
+}
+
 LoadedModel load_reward_model(const std::string& path, const Tokenizer& tok, const std::string& tokenizer_dir,
                               bool base_trainable) {
   LoadedModel rm = load_model(path, "", tok, tokenizer_dir);

@@ -103,6 +103,10 @@ double pairwise_accuracy(std::span<const float> scores, std::span<const std::pai
 // SFT model's samples on the training prompts) score 0 on average. Throws on an empty span.
 HeadNormalization zero_mean_normalization(std::span<const float> raw_scores);
 
+// Best-of-n's pick: the index of the highest reward among the first n (the first of them on a tie);
+// n beyond the rewards' size is cut to it. 0 for n ≤ 1.
+int64_t best_of_first(std::span<const float> rewards, int64_t n);
+
 // Scores many (prompt, completion) pairs without the tape, at most batch_rows rows per forward,
 // in order; normalized = apply head.norm (gain·raw + bias), else raw. No dropout. Throws for
 // batch_rows < 1.

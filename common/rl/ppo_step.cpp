@@ -41,16 +41,9 @@ static ResponseBatch pack_rows(const std::vector<Rollout>& rows, const std::vect
   return pack_responses(prompts, responses, max_T);
 }
 
-// Response token j of row r sits at position P − 1 + j of its packed row (response_logprobs.h).
-static int64_t response_position(const Rollout& r, size_t j) {
-  return static_cast<int64_t>(r.prompt.size()) - 1 + static_cast<int64_t>(j);
-}
-
+// Row b of a (B,T) forward of the batch at rollout r's response positions.
 static std::vector<float> row_values(const Tensor& x, int64_t b, const Rollout& r) {
-  const int64_t T = x.size(1);
-  std::vector<float> out(r.response.size());
-  for (size_t j = 0; j < r.response.size(); j++) out[j] = x.f32()[b * T + response_position(r, j)];
-  return out;
+  return response_values(x, b, static_cast<int64_t>(r.prompt.size()), static_cast<int64_t>(r.response.size()));
 }
 
 RolloutScorer world_scorer(PpoModels& models, const Tokenizer& tok, const std::vector<QuestionRow>& questions,
@@ -174,7 +167,7 @@ static MinibatchTargets minibatch_targets(const std::vector<Rollout>& rows, cons
   for (int64_t i = start; i < end; i++) {
     const Rollout& r = rows[order[i]];
     for (size_t j = 0; j < r.response.size(); j++) {
-      const int64_t at = (i - start) * T + response_position(r, j);
+      const int64_t at = (i - start) * T + response_position(static_cast<int64_t>(r.prompt.size()), static_cast<int64_t>(j));
       lp[at] = r.logp[j], adv[at] = r.advantages[j], val[at] = r.values[j], ret[at] = r.returns[j];
     }
   }
