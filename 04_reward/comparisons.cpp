@@ -1,11 +1,7 @@
 #include "04_reward/comparisons.h"
 
-#include <map>
-#include <string_view>
-
 #include "common/chat/chat_template.h"
 #include "common/eval/evaluator.h"
-#include "common/tokenizer/special_tokens.h"
 
 namespace sog {
 

@@ -7,7 +7,7 @@
 
 #include "common/autograd/tape.h"
 #include "common/chat/chat_template.h"
-#include "common/eval/eval_report.h"
+#include "common/eval/techniques.h"
 #include "common/generate/generate_batch.h"
 #include "common/io/progress.h"
 #include "common/nn/response_logprobs.h"
@@ -35,8 +35,7 @@ json evaluate_tree_of_thoughts(GPT& model, const Tokenizer& tok, const std::vect
   const ChatTokens ct(tok);
   const double t0 = steady_seconds();
   int64_t tokens = 0, candidates = 0, depths = 0, finished = 0;
-  int correct = 0, total = 0;
-  std::map<std::string, std::pair<int, int>> by_task;
+  AccuracyTally tally;
   json examples = json::array();
   for (size_t q = 0; q < questions.size(); q++) {
     const Task task = task_of(questions[q]);
@@ -113,28 +112,20 @@ json evaluate_tree_of_thoughts(GPT& model, const Tokenizer& tok, const std::vect
     ThoughtSearchResult r = tree_of_thoughts(propose, score, o.search);
     r.solution = tok.decode(ids_of.at(r.solution));  // the bytes as text
     const bool right = grade(task, std::string(reply_text(r.solution))).correct;
-    correct += right, total++;
-    auto& t = by_task[questions[q].task];
-    t.first += right, t.second++;
+    tally.add(questions[q].task, right);
     candidates += r.candidates, depths += r.depth, finished += r.finished;
     if (examples.size() < 6) examples.push_back({{"prompt", asked}, {"answer", questions[q].answer}, {"solution", r.solution}, {"correct", right}});
   }
   const double wall = steady_seconds() - t0;
-  const Interval ci = wilson_interval(correct, total);
-  json row = {{"technique", "tot"}, {"accuracy", total ? static_cast<double>(correct) / total : 0.0},
-              {"accuracy_interval", {ci.low, ci.high}}, {"n", total},
-              {"tokens_per_question", total ? static_cast<double>(tokens) / total : 0.0}, {"wall_time_s", wall},
-              {"per_task", json::object()}, {"examples", examples},
+  const double total = tally.total();
+  json row = tally.json();
+  row.update({{"technique", "tot"}, {"tokens_per_question", total ? static_cast<double>(tokens) / total : 0.0},
+              {"wall_time_s", wall}, {"examples", examples},
               {"settings", {{"breadth", o.search.breadth}, {"width", o.search.width}, {"max_depth", o.search.max_depth},
                             {"temperature", o.temperature}, {"judge", o.judge}, {"seed", o.seed}}},
               {"mean_depth", total ? static_cast<double>(depths) / total : 0.0},
               {"candidates_per_question", total ? static_cast<double>(candidates) / total : 0.0},
-              {"finished_fraction", total ? static_cast<double>(finished) / total : 0.0}};
-  for (const auto& [task, ct2] : by_task) {
-    const Interval ti = wilson_interval(ct2.first, ct2.second);
-    row["per_task"][task] = {{"accuracy", static_cast<double>(ct2.first) / ct2.second},
-                             {"accuracy_interval", {ti.low, ti.high}}, {"n", ct2.second}};
-  }
+              {"finished_fraction", total ? static_cast<double>(finished) / total : 0.0}});
   return row;
 }
 

@@ -172,7 +172,9 @@ TEST(MaskedWhiten, HandExampleWithMask) {
   // Selected 1, 2, 3, 6: mean 3, deviations −2, −1, 0, 3, Σd² = 14, unbiased std √(14/3) = 2.1602469.
   const std::vector<float> x0 = {1, 100, 2, 3, -50, 6}, mask = {1, 0, 1, 1, 0, 1};
   std::vector<float> x = x0;
-  masked_whiten(x, mask);
+  const WhitenStats used = masked_whiten(x, mask);
+  EXPECT_DOUBLE_EQ(used.mean, 3.0);
+  EXPECT_NEAR(used.std, 2.1602469, 1e-7);
   expect_near_all(x, {-0.9258201, 100, -0.4629100, 0.0, -50, 1.3887301}, 1e-6);
   double mean = 0, sq = 0;
   for (int i : {0, 2, 3, 5}) mean += x[i] / 4.0;
@@ -188,8 +190,10 @@ TEST(MaskedWhiten, HandExampleWithMask) {
 TEST(MaskedWhiten, FewerThanTwoEntriesLeaveXUnchanged) {
   const std::vector<float> x0 = {1, 2, 3};
   std::vector<float> x = x0;
-  masked_whiten(x, std::vector<float>{0, 1, 0});
+  const WhitenStats one = masked_whiten(x, std::vector<float>{0, 1, 0});
   EXPECT_EQ(x, x0);
+  EXPECT_EQ(one.mean, 2.0);
+  EXPECT_EQ(one.std, 0.0);
   masked_whiten(x, std::vector<float>{0, 0, 0});
   EXPECT_EQ(x, x0);
   EXPECT_THROW(masked_whiten(x, std::vector<float>{1, 1}), std::invalid_argument);

@@ -56,11 +56,8 @@ EvalSpec technique_spec(const TechniqueOptions& o, int64_t context_length) {
       s.sampling = {o.temperature, 0, 1.0f};
       break;
     case Technique::expert:
-      if (o.persona != "expert" && o.persona != "student" && o.persona != "none") {
-        throw std::invalid_argument("--persona '" + o.persona + "': expected expert, student or none");
-      }
       p.format = PromptFormat::solution_doc;
-      p.persona = o.persona == "none" ? "" : o.persona;
+      p.persona = o.persona == "none" ? "" : o.persona;  // validate() below refuses any other name
       break;
   }
   const bool worked = answer_format_of(p) != AnswerFormat::direct;
@@ -80,12 +77,17 @@ static json settings_json(const TechniqueOptions& o, const EvalSpec& s) {
   return j;
 }
 
-// Per task: (correct, total) of each question's score, "all" included.
-static json accuracy_json(const std::map<std::string, std::pair<int, int>>& by_task, int correct, int total) {
-  const Interval ci = wilson_interval(correct, total);
-  json out = {{"accuracy", total ? static_cast<double>(correct) / total : 0.0},
-              {"accuracy_interval", {ci.low, ci.high}}, {"n", total}, {"per_task", json::object()}};
-  for (const auto& [task, ct] : by_task) {
+void AccuracyTally::add(const std::string& task, bool right) {
+  auto& t = by_task_[task];
+  t.first += right, t.second++;
+  correct_ += right, total_++;
+}
+
+json AccuracyTally::json() const {
+  const Interval ci = wilson_interval(correct_, total_);
+  nlohmann::json out = {{"accuracy", total_ ? static_cast<double>(correct_) / total_ : 0.0},
+                        {"accuracy_interval", {ci.low, ci.high}}, {"n", total_}, {"per_task", nlohmann::json::object()}};
+  for (const auto& [task, ct] : by_task_) {
     const Interval ti = wilson_interval(ct.first, ct.second);
     out["per_task"][task] = {{"accuracy", ct.second ? static_cast<double>(ct.first) / ct.second : 0.0},
                              {"accuracy_interval", {ti.low, ti.high}}, {"n", ct.second}};
@@ -95,16 +97,14 @@ static json accuracy_json(const std::map<std::string, std::pair<int, int>>& by_t
 
 json technique_row(const TechniqueOptions& o, const EvalReport& report, int64_t tokens, double wall_s) {
   const bool vote = report.spec.samples > 1;
-  std::map<std::string, std::pair<int, int>> by_task;
-  int correct = 0, total = 0, first = 0;
+  AccuracyTally tally;
+  int first = 0;
   for (const QuestionResult& q : report.questions) {
-    const bool right = vote ? q.vote_correct : q.samples.at(0).correct;
-    auto& t = by_task[q.question.task];
-    t.first += right, t.second++;
-    correct += right, total++;
+    tally.add(q.question.task, vote ? q.vote_correct : q.samples.at(0).correct);
     first += q.samples.at(0).correct;
   }
-  json row = accuracy_json(by_task, correct, total);
+  const int total = tally.total();
+  json row = tally.json();
   row["technique"] = technique_name(o.technique);
   row["tokens_per_question"] = total ? static_cast<double>(tokens) / total : 0.0;
   row["wall_time_s"] = wall_s;
@@ -120,18 +120,14 @@ json vote_curve(const EvalReport& report, const std::vector<int>& ns, double tok
       throw std::invalid_argument("vote_curve: n = " + std::to_string(n) + " outside 1 … " +
                                   std::to_string(report.spec.samples) + " (the samples drawn)");
     }
-    std::map<std::string, std::pair<int, int>> by_task;
-    int correct = 0, total = 0;
+    AccuracyTally tally;
     for (const QuestionResult& q : report.questions) {
       std::vector<std::optional<std::string>> answers;
       for (int s = 0; s < n; s++) answers.push_back(q.samples[s].extracted);
       const std::optional<std::string> v = majority_vote(answers);
-      const bool right = v && *v == q.question.answer;
-      auto& t = by_task[q.question.task];
-      t.first += right, t.second++;
-      correct += right, total++;
+      tally.add(q.question.task, v && *v == q.question.answer);
     }
-    json point = accuracy_json(by_task, correct, total);
+    json point = tally.json();
     point["samples"] = n;
     point["tokens_per_question"] = tokens_per_sample * n;
     curve.push_back(point);

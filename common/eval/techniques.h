@@ -16,6 +16,7 @@
 // per question (what the technique costs), and the wall time.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -44,6 +45,21 @@ struct TechniqueOptions {
 // std::invalid_argument naming a bad option (shots < 0, samples < 1, temperature ≤ 0 with N > 1,
 // a persona other than expert/student/none).
 EvalSpec technique_spec(const TechniqueOptions& o, int64_t context_length);
+
+// Right answers counted per task and over all, the accuracy fields every row of the table shares:
+//   {"accuracy", "accuracy_interval" (Wilson, 95%), "n", "per_task": {task: {"accuracy",
+//    "accuracy_interval", "n"}}}
+class AccuracyTally {
+ public:
+  void add(const std::string& task, bool right);
+  int correct() const { return correct_; }
+  int total() const { return total_; }
+  nlohmann::json json() const;
+
+ private:
+  std::map<std::string, std::pair<int, int>> by_task_;  // (right, asked)
+  int correct_ = 0, total_ = 0;
+};
 
 // The row's JSON — the command's contract, read by the table and by other programs:
 //   {"technique", "accuracy", "accuracy_interval", "n", "tokens_per_question", "wall_time_s",

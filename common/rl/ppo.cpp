@@ -62,23 +62,25 @@ Advantages gae(std::span<const float> rewards, std::span<const float> values, fl
   return out;
 }
 
-void masked_whiten(std::span<float> x, std::span<const float> mask, bool shift_mean) {
+WhitenStats masked_whiten(std::span<float> x, std::span<const float> mask, bool shift_mean) {
   require_sizes(x.size(), mask.size(), "masked_whiten: x and mask");
   double n = 0, sum = 0;
   for (size_t i = 0; i < x.size(); i++)
     if (mask[i] != 0) n += 1, sum += x[i];
-  if (n < 2) return;
-  const double mean = sum / n;
+  const double mean = n > 0 ? sum / n : 0.0;
+  if (n < 2) return {mean, 0.0};
   double sq = 0;
   for (size_t i = 0; i < x.size(); i++)
     if (mask[i] != 0) sq += (x[i] - mean) * (x[i] - mean);
-  const double inv_std = 1.0 / (std::sqrt(sq / (n - 1)) + 1e-8);
+  const double sd = std::sqrt(sq / (n - 1));
+  const double inv_std = 1.0 / (sd + 1e-8);
   for (size_t i = 0; i < x.size(); i++) {
     if (mask[i] == 0) continue;
     double w = (x[i] - mean) * inv_std;
     if (!shift_mean) w += mean;
     x[i] = static_cast<float>(w);
   }
+  return {mean, sd};
 }
 
 // The three constants of a loss must have the shape of the input on the tape.

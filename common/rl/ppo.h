@@ -88,8 +88,12 @@ Advantages gae(std::span<const float> rewards, std::span<const float> values, fl
 // x ← (x − mean)/(std + 1e-8) over the entries whose mask is nonzero; masked-out entries are left
 // as they are. With shift_mean = false the mean is added back (lm-human-preferences whitens the
 // rewards that way; the advantages are shifted). The variance is the unbiased one (n − 1), as
-// torch.var. Fewer than two entries: nothing to whiten, x is unchanged.
-void masked_whiten(std::span<float> x, std::span<const float> mask, bool shift_mean = true);
+// torch.var. Fewer than two entries: nothing to whiten, x is unchanged (std 0). Returns the mean
+// and std it used: the statistics of x before whitening (what the diagnostics report).
+struct WhitenStats {
+  double mean = 0, std = 0;
+};
+WhitenStats masked_whiten(std::span<float> x, std::span<const float> mask, bool shift_mean = true);
 
 // ---- the two losses ------------------------------------------------------------------------------
 

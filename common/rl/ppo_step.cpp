@@ -143,13 +143,8 @@ RolloutBatch collect_rollouts(PpoModels& models, const Tokenizer& tok, const std
     all_adv.insert(all_adv.end(), r.advantages.begin(), r.advantages.end());
   }
   ones.assign(all_adv.size(), 1.0f);
-  double mean = 0, sq = 0;
-  for (float a : all_adv) mean += a;
-  mean /= static_cast<double>(all_adv.size());
-  for (float a : all_adv) sq += (a - mean) * (a - mean);
-  batch.adv_mean = mean;
-  batch.adv_std = all_adv.size() > 1 ? std::sqrt(sq / static_cast<double>(all_adv.size() - 1)) : 0.0;
-  masked_whiten(all_adv, ones);
+  const WhitenStats before = masked_whiten(all_adv, ones);
+  batch.adv_mean = before.mean, batch.adv_std = before.std;
   size_t k = 0;
   for (Rollout& r : batch.rows)
     for (float& a : r.advantages) a = all_adv[k++];
