@@ -6,18 +6,21 @@
 //
 //   bin/prompting eval  --model M --tokenizer DIR --technique T --eval F.jsonl --out F.json
 //                       [--shots K] [--samples N --temperature τ --cot] [--persona expert|student|none]
-//   bin/prompting table --base B --sft S [--ppo P] --tokenizer DIR --eval F.jsonl --shots-from F.jsonl --out DIR
+//                       [--tries R --repeats K]   (reflect)
+//   bin/prompting table --base B --sft S [--ppo P] --tokenizer DIR --eval F.jsonl --shots-from F.jsonl
+//                       [--constraint-eval F.jsonl] --out DIR
 //
 //   reads:   models (a checkpoint, a run folder or a model folder), the tokenizer, question JSONL
 //            {prompt, answer, task} (the world's eval_test.jsonl; eval_val.jsonl for examples)
 //   writes:  eval  → one row as JSON (techniques.h's contract)
-//            table → DIR/summary.json (every row), DIR/report.md, DIR/fewshot.svg,
-//                    DIR/self_consistency.svg
+//            table → DIR/summary.json (every row), DIR/fewshot.svg, DIR/self_consistency.svg,
+//                    DIR/reflection.svg (the stage script writes DIR/report.md from summary.json)
 #include <CLI/CLI.hpp>
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "06_prompting/reflection.h"
 #include "06_prompting/thought_search.h"
 #include "common/eval/techniques.h"
 #include "common/eval/generate_answers.h"
@@ -67,12 +70,13 @@ struct EvalConfig {
   std::string model_path, tokenizer_dir, eval_path, shots_from, out_path, reward_path;
   TechniqueOptions technique;
   ThoughtEvalOptions thoughts;
+  ReflectionEvalOptions reflection;
   std::string technique_name = "direct";
 };
 
 static int run_eval(EvalConfig c) {
-  const bool tot = c.technique_name == "tot";
-  if (!tot) c.technique.technique = technique_from_name(c.technique_name);
+  const bool tot = c.technique_name == "tot", reflect = c.technique_name == "reflect";
+  if (!tot && !reflect) c.technique.technique = technique_from_name(c.technique_name);
   Tokenizer tok = Tokenizer::load(c.tokenizer_dir);
   LoadedModel m = load_model(c.model_path, "", tok, c.tokenizer_dir);
   const std::vector<QuestionRow> questions = first_per_task(read_question_rows(c.eval_path), c.technique.max_per_task);
@@ -83,6 +87,11 @@ static int run_eval(EvalConfig c) {
     if (!c.reward_path.empty()) rm = load_reward_model(c.reward_path, tok, c.tokenizer_dir, false);
     c.thoughts.seed = c.technique.seed;
     r.row = evaluate_tree_of_thoughts(*m.model, tok, questions, c.thoughts, c.reward_path.empty() ? nullptr : &rm);
+  } else if (reflect) {
+    ReflectionEvalOptions& ro = c.reflection;
+    ro.temperature = c.technique.temperature, ro.cot = c.technique.cot, ro.seed = c.technique.seed;
+    ro.max_new_tokens = c.technique.max_new_tokens;
+    r.row = evaluate_reflection(*m.model, tok, questions, ro);
   } else {
     r = measure(*m.model, tok, questions, pool, c.technique);
   }
@@ -100,8 +109,10 @@ static int run_eval(EvalConfig c) {
 // table
 
 struct TableConfig {
-  std::string base_path, sft_path, ppo_path, tokenizer_dir, eval_path, shots_from, out_dir;
+  std::string base_path, sft_path, ppo_path, tokenizer_dir, eval_path, shots_from, constraint_path, out_dir;
   int max_per_task = 12;
+  int tries = 4;            // reflection: attempts per question at most
+  int constraint_repeats = 4;  // reflection on the constraint task: each request asked this many times
   int arith_per_task = 40;  // self-consistency and the personas: arithmetic questions per task
   int tot_per_task = 15;    // tree of thoughts: arithmetic questions per task (the first of the above)
   int sc_samples = 17;
@@ -227,6 +238,27 @@ static int run_table(const TableConfig& c) {
     by_tokens.add_series("tree of thoughts (b 3, w 2)", {summary["tot"]["tokens_per_question"].get<double>()},
                          {summary["tot"]["accuracy"].get<double>()});
     save_grid(c.out_dir + "/self_consistency.svg", {by_n, by_tokens}, 2, 520, 360);
+
+    // 6. reflection: each attempt checked by the model itself, a "no" sends it back (up to R tries)
+    ReflectionEvalOptions ro;
+    ro.tries = c.tries, ro.temperature = c.temperature, ro.seed = c.seed;
+    std::vector<std::pair<std::string, std::vector<QuestionRow>>> sets = {{"all", all}};
+    if (!c.constraint_path.empty()) sets.push_back({"constraint", read_question_rows(c.constraint_path)});
+    SvgPlot by_tries("reflection: accuracy after up to R tries (the SFT assistant)", "R tries", "accuracy");
+    for (const auto& [set, rows] : sets) {
+      ro.repeats = set == "constraint" ? c.constraint_repeats : 1;
+      summary["reflection"][set] = evaluate_reflection(*m.model, tok, rows, ro);
+      report_line(("reflection (" + set + ")").c_str(), summary["reflection"][set]);
+      std::vector<double> x, y, oracle;
+      for (const json& p : summary["reflection"][set]["tries"]) {
+        x.push_back(p["tries"].get<double>());
+        y.push_back(p["accuracy"].get<double>());
+        oracle.push_back(p["oracle_accuracy"].get<double>());
+      }
+      by_tries.add_series(set + ": its own check", x, y);
+      by_tries.add_series(set + ": a perfect check", x, oracle);
+    }
+    by_tries.save(c.out_dir + "/reflection.svg");
   }
 
   // The claims, computed from the rows.
@@ -245,26 +277,35 @@ static int run_table(const TableConfig& c) {
   const double st = summary["persona"]["student"]["accuracy"].get<double>();
   summary["claims"]["expert"] = {{"expert", ex}, {"student", st}, {"target", "expert ≥ student + 0.05"},
                                  {"met", ex >= st + 0.05}};
+  for (const auto& [set, r] : summary["reflection"].items()) {
+    summary["claims"]["reflection"][set] = {
+        {"first_attempt", r["first_attempt"]}, {"with_check", r["accuracy"]}, {"tries", c.tries},
+        {"perfect_check", r["tries"].back()["oracle_accuracy"]}, {"check_agreement", r["check"]["agreement"]},
+        {"check_auc", r["check"]["auc"]}, {"target", "measured (no target)"}};
+  }
   write_json_atomic(c.out_dir + "/summary.json", summary);
   std::printf("prompting table → %s/summary.json\n", c.out_dir.c_str());
   return 0;
 }
 
 int main(int argc, char** argv) {
-  CLI::App app{"06_prompting: few-shot, chain of thought, self-consistency, asking for an expert — each measured"};
+  CLI::App app{"06_prompting: few-shot, chain of thought, self-consistency, asking for an expert, tree of thoughts, "
+               "reflection — each measured"};
   app.require_subcommand(1);
 
   EvalConfig ec;
   auto* eval = app.add_subcommand("eval", "one technique on one model: a row of the table as JSON");
   eval->add_option("--model", ec.model_path, "a checkpoint, run folder or model folder")->required();
   eval->add_option("--tokenizer", ec.tokenizer_dir, "tokenizer folder")->required();
-  eval->add_option("--technique", ec.technique_name, "fewshot | direct | cot | self-consistency | expert | tot")->capture_default_str();
+  eval->add_option("--technique", ec.technique_name, "fewshot | direct | cot | self-consistency | expert | tot | reflect")->capture_default_str();
   eval->add_option("--eval", ec.eval_path, "JSONL of {prompt, answer, task} (the world's eval_test.jsonl)")->required();
   eval->add_option("--shots-from", ec.shots_from, "JSONL the few-shot examples come from (default: --eval)");
   eval->add_option("--shots", ec.technique.shots, "fewshot: solved examples in the prompt")->capture_default_str();
   eval->add_option("--samples", ec.technique.samples, "self-consistency: samples per question")->capture_default_str();
-  eval->add_option("--temperature", ec.technique.temperature, "self-consistency: sampling temperature")->capture_default_str();
-  eval->add_flag("--cot", ec.technique.cot, "self-consistency: each sample works step by step");
+  eval->add_option("--temperature", ec.technique.temperature, "self-consistency, reflect: sampling temperature")->capture_default_str();
+  eval->add_flag("--cot", ec.technique.cot, "self-consistency, reflect: each sample works step by step");
+  eval->add_option("--tries", ec.reflection.tries, "reflect: attempts per question at most (a \"no\" asks again)")->capture_default_str();
+  eval->add_option("--repeats", ec.reflection.repeats, "reflect: each question asked this many times")->capture_default_str();
   eval->add_option("--persona", ec.technique.persona, "expert: expert | student | none")->capture_default_str();
   eval->add_option("--max-per-task", ec.technique.max_per_task, "0: every question")->capture_default_str();
   eval->add_option("--max-new-tokens", ec.technique.max_new_tokens, "0: 24 direct, 64 worked")->capture_default_str();
@@ -284,6 +325,9 @@ int main(int argc, char** argv) {
   table->add_option("--tokenizer", tc.tokenizer_dir, "tokenizer folder")->required();
   table->add_option("--eval", tc.eval_path, "held-out questions (eval_test.jsonl)")->required();
   table->add_option("--shots-from", tc.shots_from, "few-shot examples (eval_val.jsonl)");
+  table->add_option("--constraint-eval", tc.constraint_path, "the constraint task's requests (eval_constraint.jsonl)");
+  table->add_option("--tries", tc.tries, "reflection: attempts per question at most")->capture_default_str();
+  table->add_option("--constraint-repeats", tc.constraint_repeats, "reflection: each constraint request asked this many times")->capture_default_str();
   table->add_option("--out", tc.out_dir, "folder for summary.json and the SVGs")->required();
   table->add_option("--max-per-task", tc.max_per_task, "questions per task")->capture_default_str();
   table->add_option("--arith-per-task", tc.arith_per_task, "self-consistency and personas: questions per arithmetic task")->capture_default_str();

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "byte_tokenizer.h"
+#include "common/eval/reflection.h"
 #include "common/eval/techniques.h"
 #include "common/eval/tree_of_thoughts.h"
 #include "common/io/atomic_file.h"
@@ -148,7 +149,8 @@ TEST(PromptingCli, EvalWritesTheRowForEveryTechnique) {
                              " --eval " + (dir / "q.jsonl").string() + " --max-new-tokens 6 --max-per-task 2";
   for (const std::string extra : {"--technique fewshot --shots 2", "--technique direct", "--technique cot",
                                   "--technique self-consistency --samples 3", "--technique expert --persona student",
-                                  "--technique tot --breadth 2 --width 1 --max-depth 2"}) {
+                                  "--technique tot --breadth 2 --width 1 --max-depth 2",
+                                  "--technique reflect --tries 2"}) {
     const auto r = sog::testing::run_command(bin, common + " " + extra + " --out " + (dir / "row.json").string(), dir);
     ASSERT_EQ(r.rc, 0) << extra << "\n" << r.out << r.err;
     const json row = json::parse(read_file((dir / "row.json").string()));
@@ -158,7 +160,13 @@ TEST(PromptingCli, EvalWritesTheRowForEveryTechnique) {
     }
     EXPECT_EQ(row["n"], 4) << extra;
     EXPECT_GT(row["tokens_per_question"].get<double>(), 0.0) << extra;
-    if (extra.find("tot") == std::string::npos) {
+    if (extra.find("reflect") != std::string::npos) {
+      ASSERT_EQ(row["tries"].size(), 2u);
+      EXPECT_EQ(row["first_attempt"], row["tries"][0]["accuracy"]);
+      EXPECT_LE(row["tokens_per_question"].get<double>(), 2 * (6.0 + 1.0)) << "two attempts and their verdicts";
+      EXPECT_EQ(row["check"]["n"], 8) << "every attempt checked";
+      EXPECT_GE(row["tries"][1]["oracle_accuracy"].get<double>(), row["tries"][0]["accuracy"].get<double>());
+    } else if (extra.find("tot") == std::string::npos) {
       EXPECT_TRUE(row.contains("prompts_cut")) << extra;
       EXPECT_LE(row["tokens_per_question"].get<double>(), extra.find("samples 3") != std::string::npos ? 18.0 : 6.0);
     } else {
@@ -170,6 +178,60 @@ TEST(PromptingCli, EvalWritesTheRowForEveryTechnique) {
   EXPECT_EQ(bad.rc, 1);
   EXPECT_NE(bad.err.find("--technique 'telepathy'"), std::string::npos) << bad.err;
   fs::remove_all(dir);
+}
+
+// Reflection's bookkeeping on attempts whose verdicts and grades are known.
+TEST(Reflection, KeepsTheFirstAcceptedElseTheMostBelieved) {
+  const std::vector<Attempt> a = {{false, 0.2, 5}, {false, 0.4, 6}, {true, 0.9, 7}, {false, 0.95, 8}};
+  EXPECT_EQ(kept_attempt(a, 1).index, 0u);
+  EXPECT_EQ(kept_attempt(a, 2).index, 1u) << "none accepted: the one believed most";
+  EXPECT_EQ(kept_attempt(a, 2).made, 2);
+  EXPECT_EQ(kept_attempt(a, 4).index, 2u) << "the first accepted, not the most believed";
+  EXPECT_EQ(kept_attempt(a, 4).made, 3);
+  EXPECT_THROW(kept_attempt(a, 5), std::invalid_argument);
+  EXPECT_THROW(kept_attempt(a, 0), std::invalid_argument);
+  EXPECT_NEAR(yes_probability(std::log(0.3), std::log(0.1)), 0.75, 1e-12);
+}
+
+TEST(Reflection, AucByHand) {
+  // positives 0.9, 0.4; negatives 0.5, 0.1, 0.4: pairs won 3 of 6 for 0.9 vs all… (0.9 beats 3,
+  // 0.4 beats 0.1 and ties 0.4): (3 + 1 + 0.5) / 6 = 0.75
+  EXPECT_NEAR(roc_auc({0.9, 0.5, 0.4, 0.1, 0.4}, {true, false, true, false, false}), 0.75, 1e-12);
+  EXPECT_NEAR(roc_auc({0.1, 0.9}, {false, true}), 1.0, 1e-12);
+  EXPECT_NEAR(roc_auc({0.9, 0.1}, {false, true}), 0.0, 1e-12);
+  EXPECT_NEAR(roc_auc({0.5, 0.5}, {false, true}), 0.5, 1e-12);
+  EXPECT_TRUE(std::isnan(roc_auc({0.5, 0.7}, {true, true})));
+}
+
+TEST(Reflection, RetryCurveAndCheckQuality) {
+  // q1: wrong (rejected), right (accepted)          → R=1 wrong, R=2 right; oracle right at R=2
+  // q2: right (accepted)                             → right from R=1
+  // q3: wrong (accepted), right (never reached)      → wrong at every R; oracle right at R=2
+  std::vector<QuestionAttempts> qs = {{"add", {{false, 0.1, 4}, {true, 0.8, 6}}},
+                                      {"add", {{true, 0.7, 3}, {false, 0.2, 9}}},
+                                      {"sub", {{false, 0.6, 5}, {true, 0.9, 2}}}};
+  const json curve = retry_curve(qs, 2);
+  ASSERT_EQ(curve.size(), 2u);
+  EXPECT_NEAR(curve[0]["accuracy"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(curve[0]["tokens_per_question"].get<double>(), (4 + 1 + 3 + 1 + 5 + 1) / 3.0, 1e-12);
+  EXPECT_NEAR(curve[0]["oracle_accuracy"].get<double>(), 1.0 / 3, 1e-12);
+  EXPECT_NEAR(curve[1]["accuracy"].get<double>(), 2.0 / 3, 1e-12);
+  EXPECT_NEAR(curve[1]["tries_per_question"].get<double>(), (2 + 1 + 1) / 3.0, 1e-12);
+  EXPECT_NEAR(curve[1]["tokens_per_question"].get<double>(), (4 + 1 + 6 + 1 + 3 + 1 + 5 + 1) / 3.0, 1e-12);
+  EXPECT_NEAR(curve[1]["oracle_accuracy"].get<double>(), 1.0, 1e-12);
+  EXPECT_NEAR(curve[1]["oracle_tokens_per_question"].get<double>(), (4 + 6 + 3 + 5 + 2) / 3.0, 1e-12);
+  EXPECT_EQ(curve[1]["per_task"]["sub"]["accuracy"], 0.0);
+
+  const json q = check_quality(qs);
+  EXPECT_EQ(q["n"], 6);
+  // agree: q1 (wrong, no) (right, yes); q2 (right, yes) (wrong, no); q3 (wrong, yes ✗) (right, yes)
+  EXPECT_NEAR(q["agreement"].get<double>(), 5.0 / 6, 1e-12);
+  EXPECT_NEAR(q["yes_rate"].get<double>(), 4.0 / 6, 1e-12);
+  EXPECT_NEAR(q["accepted_right"].get<double>(), 3.0 / 4, 1e-12);
+  EXPECT_NEAR(q["rejected_wrong"].get<double>(), 2.0 / 3, 1e-12);
+  // right scores 0.8, 0.7, 0.9 against wrong 0.1, 0.2, 0.6: every pair won
+  EXPECT_NEAR(q["auc"].get<double>(), 1.0, 1e-12);
+  EXPECT_TRUE(q["per_task"]["sub"].contains("auc"));
 }
 
 // Tree of thoughts' bookkeeping on a fake model whose lines and scores are known:

@@ -151,16 +151,23 @@ TEST(WorldRender, DefaultWorldSchemaAndManifest) {
     }
   }
   // Task rows.
-  for (const char* name : {"ppo_prompts.jsonl", "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl"}) {
+  for (const char* name : {"ppo_prompts.jsonl", "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "eval_constraint.jsonl"}) {
     auto rows = read_jsonl(dir / name);
     EXPECT_EQ(rows.size(), manifest["files"][name]["lines"].get<size_t>()) << name;
     EXPECT_GT(rows.size(), 0u);
     for (const json& row : rows) expect_task_row(row, dir / name, std::string(name) == "eval_seen.jsonl");
   }
-  // Evaluation covers every task in both held-out splits.
+  // Evaluation covers every task in both held-out splits; the constraint task has a file of its own.
   for (const char* name : {"eval_val.jsonl", "eval_test.jsonl"})
     for (TaskKind k : all_task_kinds)
-      EXPECT_GE(manifest["files"][name]["by_task"].value(std::string(task_name(k)), 0), 10) << name << " " << task_name(k);
+      EXPECT_GE(manifest["files"][name]["by_task"].value(std::string(task_name(k)), 0), is_constraint_task(k) ? 0 : 10)
+          << name << " " << task_name(k);
+  EXPECT_EQ(manifest["files"]["eval_constraint.jsonl"]["by_task"], json({{"avoid", 45}}));
+  // SFT's shares: 300 self-checks and 150 constraint requests on 3000 answers; val the same share.
+  EXPECT_EQ(manifest["files"]["sft_train.jsonl"]["lines"], 3000 + 300 + 150);
+  EXPECT_EQ(manifest["files"]["sft_train.jsonl"]["self_checks"], 300);
+  EXPECT_EQ(manifest["files"]["sft_val.jsonl"]["lines"], 300 + 30 + 15);
+  EXPECT_EQ(manifest["files"]["sft_val.jsonl"]["self_checks"], 30);
   // Preferences: TRL's three strings, chosen really preferred by the grader's rules.
   auto prefs = read_jsonl(dir / "preferences_train.jsonl");
   EXPECT_EQ(prefs.size(), manifest["files"]["preferences_train.jsonl"]["lines"].get<size_t>());

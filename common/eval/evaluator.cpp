@@ -67,6 +67,12 @@ std::vector<QuestionResult> pose_questions(const std::vector<QuestionRow>& quest
 
 }  // namespace
 
+bool answer_right(const QuestionRow& q, const std::optional<std::string>& answer) {
+  if (!answer) return false;
+  if (q.task == task_name(TaskKind::avoid)) return answer_matches(task_of(q), *answer);
+  return *answer == q.answer;
+}
+
 EvalReport run_evaluation(const std::vector<QuestionRow>& questions, const ShotPool& pool, const Tokenizer& tok,
                           const EvalSpec& spec, const AnswerGenerator& generate,
                           const std::map<std::string, double>& chance) {
@@ -101,12 +107,12 @@ EvalReport run_evaluation(const std::vector<QuestionRow>& questions, const ShotP
       for (int s = 0; s < spec.samples; s++, k++) {
         const Answer& a = answers[k];
         SampleResult r{a.text, extract_answer(a.text), false, rules.well_formed(a)};
-        r.correct = r.extracted && *r.extracted == q.question.answer;  // is_correct, sharing the extraction
+        r.correct = answer_right(q.question, r.extracted);  // grade(), sharing the extraction
         extracted.push_back(r.extracted);
         q.samples.push_back(std::move(r));
       }
       q.vote = majority_vote(extracted);
-      q.vote_correct = q.vote && *q.vote == q.question.answer;
+      q.vote_correct = answer_right(q.question, q.vote);
     }
     std::fprintf(stderr, "eval: %zu/%zu questions\n", end, n);
   }

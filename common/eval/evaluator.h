@@ -68,6 +68,11 @@ void validate(const EvalSpec& spec);
 // hash of (seed, r, s), the same whatever other questions are asked.
 uint64_t sample_seed(uint64_t seed, uint64_t row, uint64_t sample);
 
+// Whether an extracted answer is right for a question: equal to its answer, or for the constraint
+// task (task "avoid") meeting the rule its prompt states (grader.h's answer_matches). Any task name
+// the world does not know is graded exactly.
+bool answer_right(const QuestionRow& q, const std::optional<std::string>& answer);
+
 struct SampleResult {
   std::string completion;
   std::optional<std::string> extracted;  // the grader's answer (none: empty or hedging)

@@ -125,7 +125,7 @@ json vote_curve(const EvalReport& report, const std::vector<int>& ns, double tok
       std::vector<std::optional<std::string>> answers;
       for (int s = 0; s < n; s++) answers.push_back(q.samples[s].extracted);
       const std::optional<std::string> v = majority_vote(answers);
-      tally.add(q.question.task, v && *v == q.question.answer);
+      tally.add(q.question.task, answer_right(q.question, v));
     }
     json point = tally.json();
     point["samples"] = n;

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "common/world/constraint.h"
 #include "common/world/tools.h"
 #include "common/tokenizer/special_tokens.h"
 
@@ -130,10 +131,16 @@ bool is_well_formed(std::string_view completion, AnswerFormat format) {
   return false;
 }
 
+bool answer_matches(const Task& task, std::string_view extracted) {
+  if (!is_constraint_task(task.kind)) return extracted == task.answer;
+  const std::optional<ConstraintProblem> p = parse_constraint_prompt(task.prompt);
+  return p && !constraint_violation(extracted, *p);
+}
+
 Grade grade(const Task& task, std::string_view completion) {
   Grade g;
   g.extracted = extract_answer(completion);
-  g.correct = g.extracted && *g.extracted == task.answer;
+  g.correct = g.extracted && answer_matches(task, *g.extracted);
   g.well_formed = is_well_formed(completion, task.format);
   return g;
 }

@@ -10,6 +10,8 @@
 //   4. Trim spaces and tabs, then drop one trailing '.' ("Paris." → "Paris").
 // Scoring: the extracted answer must equal the gold answer exactly (case-sensitive), so extra
 // content is wrong: "54 or 55", "54 years", "Answer: 54 because …" all fail for gold "54".
+// The constraint task (avoid, constraint.h) has many right answers: there the extracted answer must
+// meet the rule its prompt states, checked exactly; the gold answer is only one example.
 //
 // Well-formedness (the labeler's second rule) depends on the format the prompt asks for:
 //   direct  the completion (cut as in 1, trimmed) is exactly one non-empty line with no "Answer:"
@@ -37,6 +39,8 @@ struct Grade {
 };
 
 bool is_correct(std::string_view completion, std::string_view gold);
+// Whether an extracted answer is right for the task: equal to gold, or for avoid meeting the rule.
+bool answer_matches(const Task& task, std::string_view extracted);
 bool is_well_formed(std::string_view completion, AnswerFormat format);
 Grade grade(const Task& task, std::string_view completion);
 

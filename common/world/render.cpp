@@ -15,7 +15,8 @@ using ojson = nlohmann::ordered_json;
 const std::vector<std::string>& world_file_names() {
   static const std::vector<std::string> names = {
       "pretrain.txt", "library.txt", "sft_train.jsonl", "sft_val.jsonl", "ppo_prompts.jsonl",
-      "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "preferences_train.jsonl", "people.jsonl",
+      "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "eval_constraint.jsonl", "preferences_train.jsonl",
+      "people.jsonl",
       "manifest.json"};
   return names;
 }
@@ -90,14 +91,16 @@ ojson world_manifest(const World& w) {
   auto conv_kind = [](const Conversation& c) { return c.kind; };
   for (auto [name, convs] : {std::pair{"sft_train.jsonl", &w.sft_train}, std::pair{"sft_val.jsonl", &w.sft_val}}) {
     std::map<std::string, int> formats;
-    for (const auto& c : *convs) formats[std::string(format_name(c.format))]++;
-    files[name] = {{"lines", convs->size()}, {"by_task", counts_by_task(*convs, conv_kind)}, {"by_format", formats}};
+    int self_checks = 0;
+    for (const auto& c : *convs) formats[std::string(format_name(c.format))]++, self_checks += c.self_check;
+    files[name] = {{"lines", convs->size()}, {"by_task", counts_by_task(*convs, conv_kind)}, {"by_format", formats},
+                   {"self_checks", self_checks}};
   }
   files["ppo_prompts.jsonl"] = {{"lines", w.ppo_prompts.size()},
                                 {"by_task", counts_by_task(w.ppo_prompts, [](const Task& t) { return t.kind; })}};
   auto q_kind = [](const EvalQuestion& q) { return q.task.kind; };
   for (auto [name, qs] : {std::pair{"eval_val.jsonl", &w.eval_val}, std::pair{"eval_test.jsonl", &w.eval_test},
-                          std::pair{"eval_seen.jsonl", &w.eval_seen}})
+                          std::pair{"eval_seen.jsonl", &w.eval_seen}, std::pair{"eval_constraint.jsonl", &w.eval_constraint}})
     files[name] = {{"lines", qs->size()}, {"by_task", counts_by_task(*qs, q_kind)}};
   files["preferences_train.jsonl"] = {
       {"lines", w.preferences.size()},
@@ -129,6 +132,7 @@ int write_world(const WorldConfig& config, const std::string& out_dir) {
   write_file_atomic(path("eval_val.jsonl"), render_eval(w.eval_val, false));
   write_file_atomic(path("eval_test.jsonl"), render_eval(w.eval_test, false));
   write_file_atomic(path("eval_seen.jsonl"), render_eval(w.eval_seen, true));
+  write_file_atomic(path("eval_constraint.jsonl"), render_eval(w.eval_constraint, false));
   write_file_atomic(path("preferences_train.jsonl"), render_preferences(w.preferences));
   write_file_atomic(path("people.jsonl"), render_people(w.people));
   write_file_atomic(path("manifest.json"), world_manifest(w).dump(2) + "\n");

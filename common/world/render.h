@@ -10,6 +10,7 @@
 //   eval_val.jsonl         {"prompt":…,"answer":…,"task":…}
 //   eval_test.jsonl        (held-out people, operand pairs and words)
 //   eval_seen.jsonl        {"prompt":…,"answer":…,"task":…,"seen_in_qa":true|false}
+//   eval_constraint.jsonl  {"prompt":…,"answer":…,"task":"avoid"}   (answer: one right answer of many)
 //   preferences_train.jsonl {"prompt":…,"chosen":…,"rejected":…}   (TRL's convention)
 //   people.jsonl           {"name":…,"age":…,"city":…,"job":…,"pet":…,"color":…,"hobby":…,"split":…}
 //                          every person (people_file.h: read_people_jsonl loads them back)

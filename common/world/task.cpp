@@ -22,6 +22,7 @@ std::string_view task_name(TaskKind kind) {
     case TaskKind::palindrome: return "palindrome";
     case TaskKind::first: return "first";
     case TaskKind::last: return "last";
+    case TaskKind::avoid: return "avoid";
   }
   throw std::logic_error("task_name: unknown TaskKind " + std::to_string(static_cast<int>(kind)));
 }
@@ -31,12 +32,13 @@ TaskKind task_kind_from_name(std::string_view name) {
     if (task_name(kind) == name) return kind;
   throw std::invalid_argument("task_kind_from_name: unknown task \"" + std::string(name) +
                               "\" (expected age, city, job, pet, color, hobby, add, sub, mul, reverse, "
-                              "count, sort, palindrome, first or last)");
+                              "count, sort, palindrome, first, last or avoid)");
 }
 
 bool is_fact_task(TaskKind kind) { return kind <= TaskKind::hobby; }
 bool is_arithmetic_task(TaskKind kind) { return kind >= TaskKind::add && kind <= TaskKind::mul; }
-bool is_string_task(TaskKind kind) { return kind >= TaskKind::reverse; }
+bool is_string_task(TaskKind kind) { return kind >= TaskKind::reverse && kind <= TaskKind::last; }
+bool is_constraint_task(TaskKind kind) { return kind == TaskKind::avoid; }
 
 std::string_view format_name(AnswerFormat format) {
   switch (format) {
@@ -45,6 +47,11 @@ std::string_view format_name(AnswerFormat format) {
     case AnswerFormat::tool: return "tool";
   }
   throw std::logic_error("format_name: unknown AnswerFormat");
+}
+
+std::string self_check_prompt(std::string_view question, std::string_view proposed) {
+  return "Question: " + std::string(question) + "\nProposed answer: " + std::string(proposed) +
+         "\nIs the proposed answer correct?";
 }
 
 }  // namespace sog

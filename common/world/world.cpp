@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "common/world/arithmetic.h"
+#include "common/world/constraint.h"
 #include "common/world/grader.h"
 #include "common/world/splits.h"
 #include "common/world/strings.h"
@@ -47,6 +48,8 @@ void validate(const WorldConfig& c) {
   need(c.tool_traces_train >= 0, "tool_traces_train", c.tool_traces_train, ">= 0");
   need(c.sft_train >= 0, "sft_train", c.sft_train, ">= 0");
   need(c.sft_val >= 0, "sft_val", c.sft_val, ">= 0");
+  need(c.sft_self_check >= 0, "sft_self_check", c.sft_self_check, ">= 0");
+  need(c.sft_constraint >= 0, "sft_constraint", c.sft_constraint, ">= 0");
   need(c.ppo_prompts >= 0, "ppo_prompts", c.ppo_prompts, ">= 0");
   need(c.eval_per_task >= 1, "eval_per_task", c.eval_per_task, ">= 1");
   need(c.preference_prompts >= 0, "preference_prompts", c.preference_prompts, ">= 0");
@@ -69,6 +72,7 @@ nlohmann::json config_to_json(const WorldConfig& c) {
       {"string_direct_train", c.string_direct_train}, {"string_worked_train", c.string_worked_train},
       {"word_val_fraction", c.word_val_fraction}, {"word_test_fraction", c.word_test_fraction},
       {"tool_traces_train", c.tool_traces_train}, {"sft_train", c.sft_train}, {"sft_val", c.sft_val},
+      {"sft_self_check", c.sft_self_check}, {"sft_constraint", c.sft_constraint},
       {"ppo_prompts", c.ppo_prompts}, {"eval_per_task", c.eval_per_task},
       {"preference_prompts", c.preference_prompts}, {"pairs_per_prompt", c.pairs_per_prompt},
   };
@@ -108,6 +112,12 @@ double chance_level(TaskKind kind, const WorldConfig& c) {
     case TaskKind::palindrome: return 0.5;
     case TaskKind::first:
     case TaskKind::last: return 1.0 / 26;
+    case TaskKind::avoid: {
+      double sum = 0;
+      const auto requests = constraint_requests();
+      for (const ConstraintProblem& p : requests) sum += constraint_chance(p);
+      return sum / requests.size();
+    }
   }
   throw std::logic_error("chance_level: unknown task");
 }
@@ -498,6 +508,71 @@ void make_preferences(const Generator& g, World& w) {
   }
 }
 
+// ---- self-checks and the constraint task (chapter 06's reflection) ----------------------------
+
+// Every word of split s (common words and palindromes).
+std::vector<std::string> words_of(const Generator& g, Split s) {
+  std::vector<std::string> words = g.word_list(s, false);
+  const auto& pal = g.word_list(s, true);
+  words.insert(words.end(), pal.begin(), pal.end());
+  return words;
+}
+
+Conversation constraint_conversation(const Generator& g, Split s, Rng& rng) {
+  const Task t = constraint_task(random_constraint_problem(rng), words_of(g, s), rng);
+  return Conversation{"", t.prompt, t.answer, t.answer, t.kind, t.format};
+}
+
+// A question of split s, a proposed answer — right or wrong, even odds — and the verdict. Families
+// (out of 10): facts 2 (train only: a held-out person's fact cannot be checked closed-book),
+// arithmetic 3, string tasks 2, the constraint task 3. A wrong proposal has gold's shape
+// (wrong_answer), or for the constraint a list that breaks the rule.
+Conversation self_check_conversation(const Generator& g, Split s, Rng& rng) {
+  int r = static_cast<int>(rng.below(10));
+  if (s != Split::train && r < 2) r = 2 + static_cast<int>(rng.below(8));
+  Task t;
+  std::vector<std::string> words;
+  if (r < 2) t = fact_task(g.person_in(s, rng), kFactKinds[rng.below(6)]);
+  else if (r < 5) t = arith_task(g.problem_in(s, kArithKinds[rng.below(3)], g.config().direct_max_digits, rng));
+  else if (r < 7) t = string_task(g.string_in(s, kStringKinds[rng.below(6)], rng));
+  else t = constraint_task(random_constraint_problem(rng), words = words_of(g, s), rng);
+  const bool right = rng.below(2) == 0;
+  std::string proposed = t.answer;
+  if (!right) {
+    proposed = is_constraint_task(t.kind) ? broken_constraint_answer(*parse_constraint_prompt(t.prompt), words, rng)
+                                          : wrong_answer(t, rng);
+  }
+  const std::string verdict(right ? kCheckYes : kCheckNo);
+  Conversation conv{"", self_check_prompt(t.prompt, proposed), verdict, verdict, t.kind, AnswerFormat::direct};
+  conv.self_check = true;
+  return conv;
+}
+
+// The SFT conversations of split s: `answers` answered questions (make_conversation), then the
+// self-checks and constraint requests, shuffled in.
+std::vector<Conversation> make_sft(const Generator& g, Split s, int answers, int self_checks, int constraints) {
+  const std::string name(split_name(s));
+  std::vector<Conversation> out;
+  Rng rng = stream_rng(g.config().seed, "sft/" + name);
+  for (int i = 0; i < answers; i++) out.push_back(make_conversation(g, s, rng));
+  rng = stream_rng(g.config().seed, "sft/" + name + "/self_check");
+  for (int i = 0; i < self_checks; i++) out.push_back(self_check_conversation(g, s, rng));
+  rng = stream_rng(g.config().seed, "sft/" + name + "/constraint");
+  for (int i = 0; i < constraints; i++) out.push_back(constraint_conversation(g, s, rng));
+  rng = stream_rng(g.config().seed, "sft/" + name + "/order");
+  shuffle(out, rng);
+  return out;
+}
+
+// Every request of the constraint task once, each with a right answer from the test words.
+std::vector<EvalQuestion> make_eval_constraint(const Generator& g) {
+  Rng rng = stream_rng(g.config().seed, "eval/constraint");
+  const std::vector<std::string> words = words_of(g, Split::test);
+  std::vector<EvalQuestion> out;
+  for (const ConstraintProblem& p : constraint_requests()) out.push_back({constraint_task(p, words, rng)});
+  return out;
+}
+
 }  // namespace
 
 World generate_world(const WorldConfig& config) {
@@ -509,15 +584,16 @@ World generate_world(const WorldConfig& config) {
   std::set<std::pair<std::string, TaskKind>> seen_qa;
   make_pretraining(g, w, seen_qa);
   make_library(g, w);
-  Rng rng = stream_rng(config.seed, "sft/train");
-  for (int i = 0; i < config.sft_train; i++) w.sft_train.push_back(make_conversation(g, Split::train, rng));
-  rng = stream_rng(config.seed, "sft/val");
-  for (int i = 0; i < config.sft_val; i++) w.sft_val.push_back(make_conversation(g, Split::val, rng));
-  rng = stream_rng(config.seed, "ppo");
+  w.sft_train = make_sft(g, Split::train, config.sft_train, config.sft_self_check, config.sft_constraint);
+  // sft_val: the same shares of self-checks and constraint requests as sft_train
+  auto share = [&](int n) { return config.sft_train > 0 ? static_cast<int>(std::lround(double(n) * config.sft_val / config.sft_train)) : 0; };
+  w.sft_val = make_sft(g, Split::val, config.sft_val, share(config.sft_self_check), share(config.sft_constraint));
+  Rng rng = stream_rng(config.seed, "ppo");
   for (int i = 0; i < config.ppo_prompts; i++) w.ppo_prompts.push_back(random_direct_task(g, Split::train, rng));
   w.eval_val = make_eval(g, Split::val);
   w.eval_test = make_eval(g, Split::test);
   w.eval_seen = make_eval_seen(g, seen_qa);
+  w.eval_constraint = make_eval_constraint(g);
   make_preferences(g, w);
   return w;
 }

@@ -10,10 +10,13 @@
 //                 solutions by experts and students, calculator traces), train words (direct
 //                 Q/A, worked), lookup traces about train people
 //   library       held-out people only, or everyone (library_includes_all)
-//   sft_train     train items; sft_val: val items (facts of val people only through lookup)
+//   sft_train     train items; sft_val: val items (facts of val people only through lookup);
+//                 both with a share of self-checks (a proposed answer and the verdict yes/no) and of
+//                 constraint requests ("Write five different words without the letter 'e'.")
 //   ppo_prompts   train items, bare questions
 //   eval_val/test val/test people, operand pairs and words, bare questions
 //   eval_seen     questions about train people (did the model learn the facts it read?)
+//   eval_constraint  every (letter, count) request of the constraint task once (constraint.h)
 //   preferences   train items, several completions each, ranked by the labeler
 #pragma once
 #include <cstdint>
@@ -65,6 +68,10 @@ struct WorldConfig {
   // ---- SFT, RL, evaluation, preferences
   int sft_train = 3000;
   int sft_val = 300;
+  // Added to sft_train (and in the same proportion to sft_val), shuffled in with the rest:
+  int sft_self_check = 300;            // self-checks: a question, a proposed answer (right or wrong,
+                                       // even odds) and the verdict yes/no (task.h's self_check_prompt)
+  int sft_constraint = 150;            // constraint requests answered right (constraint.h)
   int ppo_prompts = 1000;
   int eval_per_task = 100;             // at most this many questions per task and split
   int preference_prompts = 800;
@@ -81,6 +88,7 @@ nlohmann::json config_to_json(const WorldConfig& config);
 //   reverse sort mean over the word lists of 1 / distinct arrangements of the word's letters
 //   count        mean over the word lists of 1 / (length + 1)   (answers 0 … length)
 //   palindrome   1 / 2;   first, last   1 / 26
+//   avoid        mean over eval_constraint's requests of constraint_chance (constraint.h)
 double chance_level(TaskKind kind, const WorldConfig& config);
 
 struct Conversation {
@@ -89,6 +97,7 @@ struct Conversation {
   std::string answer;  // the gold answer the assistant's message ends with (grader.h)
   TaskKind kind = TaskKind::age;
   AnswerFormat format = AnswerFormat::direct;
+  bool self_check = false;  // the user proposes an answer to `kind`'s question; the reply is yes/no
 };
 
 struct EvalQuestion {
@@ -108,7 +117,7 @@ struct World {
   std::vector<std::string> library_docs;
   std::vector<Conversation> sft_train, sft_val;
   std::vector<Task> ppo_prompts;
-  std::vector<EvalQuestion> eval_val, eval_test, eval_seen;
+  std::vector<EvalQuestion> eval_val, eval_test, eval_seen, eval_constraint;
   std::vector<LabeledPair> preferences;
 };
 

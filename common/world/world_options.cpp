@@ -28,6 +28,8 @@ void add_world_options(CLI::App& app, WorldConfig& c) {
   app.add_option("--tool-traces-train", c.tool_traces_train, "tool traces in pretraining")->capture_default_str();
   app.add_option("--sft-train", c.sft_train, "SFT training conversations")->capture_default_str();
   app.add_option("--sft-val", c.sft_val, "SFT validation conversations")->capture_default_str();
+  app.add_option("--sft-self-check", c.sft_self_check, "self-check conversations added to sft_train (sft_val: the same share)")->capture_default_str();
+  app.add_option("--sft-constraint", c.sft_constraint, "constraint-task conversations added to sft_train (sft_val: the same share)")->capture_default_str();
   app.add_option("--ppo-prompts", c.ppo_prompts, "RL prompts")->capture_default_str();
   app.add_option("--eval-per-task", c.eval_per_task, "held-out questions per task and split (at most)")->capture_default_str();
   app.add_option("--preference-prompts", c.preference_prompts, "prompts the labeler ranks completions of")->capture_default_str();

@@ -9,6 +9,9 @@
 #                     without chain of thought
 #   tree of thoughts  the SFT assistant's arithmetic, breadth-first over solution lines (b 3, w 2),
 #                     partial solutions judged by the model's own log-probability
+#   reflection        the SFT assistant checks each of its answers (yes/no); a "no" asks again, up to
+#                     4 tries: on every task, and on the constraint task (eval_constraint.jsonl,
+#                     each request asked 4 times)
 #
 # Sizes can be shrunk for a quick run: PROMPT_PER_TASK, PROMPT_ARITH_PER_TASK, PROMPT_SC_SAMPLES,
 # PROMPT_TOT_PER_TASK.
@@ -24,6 +27,7 @@ stage_06_prompting() {
   [[ -f "$ppo/config.json" ]] && with_ppo=(--ppo "$ppo")
   "$BIN/prompting" table --base "$base" --sft "$sft" "${with_ppo[@]}" --tokenizer "$RUN/tokenizer" \
     --eval "$RUN/world/eval_test.jsonl" --shots-from "$RUN/world/eval_val.jsonl" --out "$out" \
+    --constraint-eval "$RUN/world/eval_constraint.jsonl" --tries "${PROMPT_TRIES:-4}" \
     --max-per-task "${PROMPT_PER_TASK:-40}" --arith-per-task "${PROMPT_ARITH_PER_TASK:-100}" \
     --sc-samples "${PROMPT_SC_SAMPLES:-17}" --tot-per-task "${PROMPT_TOT_PER_TASK:-40}" 2>&1 | grep -v "^eval:" | tee "$out/table.log"
 
@@ -78,6 +82,31 @@ print("| the document says | accuracy | 95% | tokens / question |\n|---|---:|---
 for p, label in (("expert", "Expert solution:"), ("student", "Student solution:"), ("none", "(no one named)")):
     r = s["persona"][p]
     print(f"| {label} | {acc(r)} | {r['tokens_per_question']:.1f} |")
+print("\n### Reflection (SFT: it checks its own answer; a \"no\" asks again)\n")
+print("Each attempt is a sample at temperature 0.7. The check shows the model the question and its answer "
+      "and reads P(yes) = p(yes) / (p(yes) + p(no)); below 0.5 is a \"no\". The kept answer is the first it "
+      "accepts, else the one it believes most. *Perfect check*: the grader in its place (right when any of "
+      "the first R attempts is right), what retrying could give at best.\n")
+print("| questions | R tries | accuracy | 95% | tokens / question | tries / question | perfect check |")
+print("|---|---:|---:|---|---:|---:|---:|")
+names = {"all": "every task", "constraint": "constraint (words without a letter)"}
+for setname, r in s["reflection"].items():
+    for p in r["tries"]:
+        print(f"| {names[setname]} ({r['n']}) | {p['tries']} | {acc(p)} | {p['tokens_per_question']:.1f} | "
+              f"{p['tries_per_question']:.2f} | {p['oracle_accuracy']:.3f} |")
+print("\n| questions | its verdicts agree with the grader | AUC of P(yes) | says yes | right among accepted | "
+      "wrong ones rejected | attempts right |\n|---|---:|---:|---:|---:|---:|---:|")
+for setname, r in s["reflection"].items():
+    q = r["check"]
+    auc = "–" if q["auc"] is None else f"{q['auc']:.3f}"
+    print(f"| {names[setname]} | {q['agreement']:.3f} | {auc} | {q['yes_rate']:.3f} | {q['accepted_right']:.3f} | "
+          f"{q['rejected_wrong']:.3f} | {q['right_rate']:.3f} |")
+print("\n| task | attempts | agreement | AUC |\n|---|---:|---:|---:|")
+for setname, r in s["reflection"].items():
+    for task, q in sorted(r["check"]["per_task"].items()):
+        auc = "–" if q["auc"] is None else f"{q['auc']:.2f}"
+        print(f"| {task} | {q['n']} | {q['agreement']:.2f} | {auc} |")
+print("\n![reflection](reflection.svg)\n")
 c = s["claims"]
 print(f"\nClaims: chain of thought on {', '.join(hard)}: {c['chain_of_thought']['cot']:.3f} vs direct "
       f"{c['chain_of_thought']['direct']:.3f} (target +0.10: {'met' if c['chain_of_thought']['met'] else 'not met'}); "
