@@ -4,7 +4,8 @@
 # when it finds one (PATH or /usr/local/cuda) and builds CPU-only otherwise.
 #
 #   scripts/setup.sh          # build + test dependencies
-#   scripts/setup.sh --bench  # also the benchmark peers (OpenBLAS is always in; PyTorch, tiktoken, tokenizers)
+#   scripts/setup.sh --bench  # also the benchmark peers (OpenBLAS is always in; PyTorch, tiktoken, tokenizers,
+#                             # hnswlib and FAISS for bench/bench_vector_index)
 set -euo pipefail
 bench=0
 [[ "${1:-}" == "--bench" ]] && bench=1
@@ -12,7 +13,7 @@ bench=0
 packages=(g++ cmake make pkg-config python3 googletest libgtest-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libutf8proc-dev libopenblas-dev
           g++-aarch64-linux-gnu qemu-user)  # the arm64 kernel tests: cross-compiled, run under emulation
-(( bench )) && packages+=(python3-torch python3-numpy python3-pip)
+(( bench )) && packages+=(python3-torch python3-numpy python3-pip libhnswlib-dev libfaiss-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -75,6 +75,7 @@ TEST_P(IsaKernels, TableIsCompleteAndNamesItsInstructionSet) {
       reinterpret_cast<const void*>(t.matmul_packed), reinterpret_cast<const void*>(t.matmul_packed_parallel),
       reinterpret_cast<const void*>(t.matmul_packed_bf16b), reinterpret_cast<const void*>(t.matmul_packed_parallel_bf16b),
       reinterpret_cast<const void*>(t.matmul_dot_rows), reinterpret_cast<const void*>(t.matmul_dot_rows_bf16b),
+      reinterpret_cast<const void*>(t.matmul_dot_rows_gather),
       reinterpret_cast<const void*>(t.bias_backward), reinterpret_cast<const void*>(t.row_max),
       reinterpret_cast<const void*>(t.row_sum_exp), reinterpret_cast<const void*>(t.softmax_forward),
       reinterpret_cast<const void*>(t.softmax_backward), reinterpret_cast<const void*>(t.log_softmax_forward),
@@ -139,6 +140,19 @@ TEST_P(IsaKernels, DotRowsMatmulAndBiasGradient) {
     k().matmul_dot_rows_bf16b(C16.data(), A.data(), B16.data(), nullptr, M, K, N, false);
     ref().matmul_dot_rows_bf16b(R16.data(), A.data(), B16.data(), nullptr, M, K, N, false);
     expect_close(C16, R16, 1e-5, 1e-5, "matmul_dot_rows_bf16b M=" + std::to_string(M));
+  }
+  // Gathered rows: each product has the bits matmul_dot_rows gives the same pair (one order), and
+  // the reference's up to the order of the sums.
+  for (int64_t K : {1, 16, 37, 128}) {
+    const int64_t N = 50;
+    std::vector<float> A = random_vector(K, 50 + K), B = random_vector(K * N, 60 + K);
+    const std::vector<int32_t> rows = {49, 0, 7, 7, 23, 1, 48, 30};
+    std::vector<float> all(N), G(rows.size()), R(rows.size());
+    k().matmul_dot_rows(all.data(), A.data(), B.data(), nullptr, 1, K, N, false);
+    k().matmul_dot_rows_gather(G.data(), A.data(), B.data(), rows.data(), int64_t(rows.size()), K);
+    ref().matmul_dot_rows_gather(R.data(), A.data(), B.data(), rows.data(), int64_t(rows.size()), K);
+    for (size_t j = 0; j < rows.size(); j++) EXPECT_EQ(G[j], all[rows[j]]) << "K=" << K << " row " << rows[j];
+    expect_close(G, R, 1e-5, 1e-5, "matmul_dot_rows_gather K=" + std::to_string(K));
   }
   for (int64_t N : {1, 7, 64, 131}) {
     const int64_t M = 300;

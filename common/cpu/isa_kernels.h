@@ -30,6 +30,7 @@ void matmul_dot_rows(float* C, const float* A, const float* B, const float* bias
                      bool accumulate);
 void matmul_dot_rows_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
                            int64_t N, bool accumulate);
+void matmul_dot_rows_gather(float* C, const float* A, const float* B, const int32_t* rows, int64_t n, int64_t K);
 void bias_backward(float* dbias, const float* dC, int64_t M, int64_t N);
 
 // softmax_simd.cpp

@@ -37,11 +37,13 @@ struct CpuKernels {
   MatmulFn matmul_packed, matmul_packed_parallel;
   MatmulBf16BFn matmul_packed_bf16b, matmul_packed_parallel_bf16b;
 
-  // matmul_simd.cpp: the products by dot rows of a decoding step, the bias gradient
+  // matmul_simd.cpp: the products by dot rows of a decoding step (and with gathered rows), the bias
+  // gradient
   void (*matmul_dot_rows)(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K,
                           int64_t N, bool accumulate);
   void (*matmul_dot_rows_bf16b)(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
                                 int64_t N, bool accumulate);
+  void (*matmul_dot_rows_gather)(float* C, const float* A, const float* B, const int32_t* rows, int64_t n, int64_t K);
   void (*bias_backward)(float* dbias, const float* dC, int64_t M, int64_t N);
 
   // softmax_simd.cpp: row kernels (shared with cross_entropy) and softmax / log_softmax on N rows

@@ -13,6 +13,7 @@ const CpuKernels& kernel_table() {
       .matmul_packed_parallel_bf16b = matmul_packed_parallel_bf16b,
       .matmul_dot_rows = matmul_dot_rows,
       .matmul_dot_rows_bf16b = matmul_dot_rows_bf16b,
+      .matmul_dot_rows_gather = matmul_dot_rows_gather,
       .bias_backward = bias_backward,
       .row_max = row_max,
       .row_sum_exp = row_sum_exp,

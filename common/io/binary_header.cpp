@@ -18,6 +18,7 @@ std::string describe_magic(int32_t magic) {
     case file_magic::lora_adapter: return "a LoRA adapter";
     case file_magic::scalar_head: return "a scalar head (head.bin)";
     case file_magic::train_state: return "a training state (state.bin)";
+    case file_magic::vector_index: return "a vector index (common/retrieval)";
     default: return "";
   }
 }

@@ -31,6 +31,7 @@ inline constexpr int32_t token_shard = 20240520;     // llm.c's token shard
 inline constexpr int32_t lora_adapter = 0x41526F4C;  // the bytes "LoRA"
 inline constexpr int32_t scalar_head = 0x44414548;   // the bytes "HEAD"
 inline constexpr int32_t train_state = 0x54534753;   // the bytes "SGST"
+inline constexpr int32_t vector_index = 0x58444956;  // the bytes "VIDX"
 }  // namespace file_magic
 
 struct BinaryFormat {

@@ -149,6 +149,10 @@ void matmul_dot_rows_bf16b(float* C, const float* A, const uint16_t* B, const fl
   cpu_kernels().matmul_dot_rows_bf16b(C, A, B, bias, M, K, N, accumulate);
 }
 
+void matmul_dot_rows_gather(float* C, const float* A, const float* B, const int32_t* rows, int64_t n, int64_t K) {
+  cpu_kernels().matmul_dot_rows_gather(C, A, B, rows, n, K);
+}
+
 void bias_backward(float* dbias, const float* dC, int64_t M, int64_t N) { cpu_kernels().bias_backward(dbias, dC, M, N); }
 
 void matmul_forward_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,

@@ -68,6 +68,11 @@ constexpr int64_t kMatmulDotRowsMaxM = 32;
 void matmul_dot_rows(float* C, const float* A, const float* B, const float* bias, int64_t M, int64_t K, int64_t N,
                      bool accumulate);
 
+// C[j] = A · B[rows[j]] for j < n: one row A (K) against n rows of B (stored (N,K)) picked by index,
+// each product in matmul_dot_rows' order (the same bits for the same pair). One thread; the rows
+// are prefetched a few ahead. The scores of an HNSW search (common/retrieval/hnsw.cpp).
+void matmul_dot_rows_gather(float* C, const float* A, const float* B, const int32_t* rows, int64_t n, int64_t K);
+
 // The default: matmul_dot_rows for a trans_b product of at most kMatmulDotRowsMaxM rows, otherwise
 // the fastest variant (packed, parallel).
 //

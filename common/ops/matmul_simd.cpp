@@ -1,5 +1,6 @@
 // Compiled once per instruction set (cpu/kernels.h): the matmul loops that are not the packed GEMM —
-// the products by dot rows of a decoding step and the bias gradient — written once as `omp simd`
+// the products by dot rows of a decoding step, the same with gathered rows (a vector search), and
+// the bias gradient — written once as `omp simd`
 // loops that each instruction set's flags turn into its own vector code.
 #include <algorithm>
 #include <cstdint>
@@ -124,6 +125,26 @@ void matmul_dot_rows(float* C, const float* A, const float* B, const float* bias
 void matmul_dot_rows_bf16b(float* C, const float* A, const uint16_t* B, const float* bias, int64_t M, int64_t K,
                            int64_t N, bool accumulate) {
   dot_rows(C, A, B, bias, M, K, N, accumulate);
+}
+
+// ---- products with gathered rows -------------------------------------------------------------
+// C[j] = A · B[rows[j]] for one row A: a query against the stored vectors an HNSW search visits
+// (common/retrieval/hnsw.cpp). Each product is dot_block<1, 1>'s, in matmul_dot_rows' order, so a
+// score has the bits matmul_dot_rows gives the same pair. The rows are scattered in memory (a
+// node's neighbours), a pattern no hardware prefetcher follows: each row is requested
+// kGatherAhead rows before it is summed, every cache line of it.
+void matmul_dot_rows_gather(float* C, const float* A, const float* B, const int32_t* rows, int64_t n, int64_t K) {
+  constexpr int64_t kGatherAhead = 2;
+  const int64_t row_bytes = K * int64_t(sizeof(float));
+  auto prefetch_row = [&](int64_t j) {
+    const char* row = reinterpret_cast<const char*>(B + int64_t(rows[j]) * K);
+    for (int64_t b = 0; b < row_bytes; b += 64) __builtin_prefetch(row + b);
+  };
+  for (int64_t j = 0; j < std::min(n, kGatherAhead); j++) prefetch_row(j);
+  for (int64_t j = 0; j < n; j++) {
+    if (j + kGatherAhead < n) prefetch_row(j + kGatherAhead);
+    dot_block<1, 1>(C + j, 1, A, B + int64_t(rows[j]) * K, nullptr, K, 0, 1, false);
+  }
 }
 
 // ---- bias gradient ---------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #pragma once
 #include <array>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 
 namespace sog {
@@ -14,6 +15,16 @@ inline uint64_t splitmix64(uint64_t x) {
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
   x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
   return x ^ (x >> 31);
+}
+
+// FNV-1a 64 of `bytes` bytes, continuing from h (start from the offset basis): a fast,
+// non-cryptographic hash of a byte string. The vector index file's checksum; under splitmix64, the
+// world's stable_hash of names.
+inline constexpr uint64_t kFnv1a64Offset = 0xcbf29ce484222325ull;
+inline uint64_t fnv1a64(const void* data, size_t bytes, uint64_t h = kFnv1a64Offset) {
+  const auto* p = static_cast<const unsigned char*>(data);
+  for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+  return h;
 }
 
 class Rng {

@@ -10,12 +10,8 @@
 namespace sog {
 
 uint64_t stable_hash(std::string_view text, uint64_t seed) {
-  uint64_t h = 1469598103934665603ull ^ seed;  // FNV-1a offset basis, salted
-  for (unsigned char c : text) { h ^= c; h *= 1099511628211ull; }
-  h += 0x9E3779B97F4A7C15ull;  // splitmix64 finaliser: spreads FNV's weak low bits
-  h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
-  h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
-  return h ^ (h >> 31);
+  // FNV-1a from a salted offset basis, then splitmix64's finaliser to spread FNV's weak low bits.
+  return splitmix64(fnv1a64(text.data(), text.size(), kFnv1a64Offset ^ seed));
 }
 
 Rng stream_rng(uint64_t seed, std::string_view stream) { return Rng(stable_hash(stream, seed)); }
