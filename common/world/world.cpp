@@ -220,6 +220,13 @@ class Generator {
     if (it == word_cache_.end()) it = word_cache_.emplace(key, words_.words(s, palindromes)).first;
     return it->second;
   }
+  // Every word of split s: its common words, then its palindromes.
+  std::vector<std::string> all_words(Split s) const {
+    std::vector<std::string> words = word_list(s, false);
+    const auto& pal = word_list(s, true);
+    words.insert(words.end(), pal.begin(), pal.end());
+    return words;
+  }
   const WordSplits& words() const { return words_; }
   const WorldConfig& config() const { return c_; }
 
@@ -394,9 +401,8 @@ std::vector<EvalQuestion> make_eval(const Generator& g, Split s) {
       if (prompts.insert(t.prompt).second) out.push_back({t});
     }
   }
-  std::vector<std::string> words = g.word_list(s, false);
+  const std::vector<std::string> words = g.all_words(s);
   const auto& pal = g.word_list(s, true);
-  words.insert(words.end(), pal.begin(), pal.end());
   for (TaskKind kind : kStringKinds) {
     std::vector<std::string> list = words;
     if (kind == TaskKind::palindrome) {  // balanced: every held-out palindrome, as many others
@@ -510,16 +516,8 @@ void make_preferences(const Generator& g, World& w) {
 
 // ---- self-checks and the constraint task (chapter 06's reflection) ----------------------------
 
-// Every word of split s (common words and palindromes).
-std::vector<std::string> words_of(const Generator& g, Split s) {
-  std::vector<std::string> words = g.word_list(s, false);
-  const auto& pal = g.word_list(s, true);
-  words.insert(words.end(), pal.begin(), pal.end());
-  return words;
-}
-
 Conversation constraint_conversation(const Generator& g, Split s, Rng& rng) {
-  const Task t = constraint_task(random_constraint_problem(rng), words_of(g, s), rng);
+  const Task t = constraint_task(random_constraint_problem(rng), g.all_words(s), rng);
   return Conversation{"", t.prompt, t.answer, t.answer, t.kind, t.format};
 }
 
@@ -535,7 +533,7 @@ Conversation self_check_conversation(const Generator& g, Split s, Rng& rng) {
   if (r < 2) t = fact_task(g.person_in(s, rng), kFactKinds[rng.below(6)]);
   else if (r < 5) t = arith_task(g.problem_in(s, kArithKinds[rng.below(3)], g.config().direct_max_digits, rng));
   else if (r < 7) t = string_task(g.string_in(s, kStringKinds[rng.below(6)], rng));
-  else t = constraint_task(random_constraint_problem(rng), words = words_of(g, s), rng);
+  else t = constraint_task(random_constraint_problem(rng), words = g.all_words(s), rng);
   const bool right = rng.below(2) == 0;
   std::string proposed = t.answer;
   if (!right) {
@@ -567,7 +565,7 @@ std::vector<Conversation> make_sft(const Generator& g, Split s, int answers, int
 // Every request of the constraint task once, each with a right answer from the test words.
 std::vector<EvalQuestion> make_eval_constraint(const Generator& g) {
   Rng rng = stream_rng(g.config().seed, "eval/constraint");
-  const std::vector<std::string> words = words_of(g, Split::test);
+  const std::vector<std::string> words = g.all_words(Split::test);
   std::vector<EvalQuestion> out;
   for (const ConstraintProblem& p : constraint_requests()) out.push_back({constraint_task(p, words, rng)});
   return out;
