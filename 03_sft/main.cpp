@@ -33,7 +33,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "03_sft/chat_repl.h"
+#include "common/chat/chat_repl.h"
 #include "03_sft/evaluate.h"
 #include "03_sft/sft_data.h"
 #include "common/autograd/tape.h"

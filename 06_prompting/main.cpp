@@ -7,8 +7,15 @@
 //   bin/prompting eval  --model M --tokenizer DIR --technique T --eval F.jsonl --out F.json
 //                       [--shots K] [--samples N --temperature τ --cot] [--persona expert|student|none]
 //                       [--tries R --repeats K]   (reflect)
+//                       [--system tools|none|TEXT --world DIR]   (tools: the calculator and lookup)
+//                       [--index IDX --world DIR --k K | --oracle --retriever bm25|embed|hybrid
+//                        --layout delimited|plain]   (rag)
+//   bin/prompting index build --docs F [--docs F …] --out IDX [--embed bm25|mean|last --model M
+//                       --vector-index flat|hnsw] --tokenizer DIR
+//   bin/prompting index query --index IDX --tokenizer DIR --query TEXT [--k K --retriever R --model M]
+//   bin/prompting chat  --model M --tokenizer DIR [--tools --world DIR] [--index IDX --k K]
 //   bin/prompting table --base B --sft S [--ppo P] --tokenizer DIR --eval F.jsonl --shots-from F.jsonl
-//                       [--constraint-eval F.jsonl] --out DIR
+//                       [--constraint-eval F.jsonl] [--tools-eval F.jsonl --world DIR --index IDX] --out DIR
 //
 //   reads:   models (a checkpoint, a run folder or a model folder), the tokenizer, question JSONL
 //            {prompt, answer, task} (the world's eval_test.jsonl; eval_val.jsonl for examples)
@@ -20,7 +27,11 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "06_prompting/rag.h"
 #include "06_prompting/reflection.h"
+#include "06_prompting/tool_use.h"
+#include "common/chat/chat_repl.h"
+#include "common/generate/sampling_options.h"
 #include "06_prompting/thought_search.h"
 #include "common/eval/techniques.h"
 #include "common/eval/generate_answers.h"
@@ -30,6 +41,7 @@
 #include "common/io/svg_plot.h"
 #include "common/nn/load_model.h"
 #include "common/reward/reward_model.h"
+#include "common/world/people_file.h"
 #include "common/world/question_set.h"
 
 using namespace sog;
@@ -43,11 +55,12 @@ struct Measured {
   json row;
 };
 
+// people: lookup's table when the technique runs tools.
 static Measured measure(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& questions,
-                        const ShotPool& pool, const TechniqueOptions& o) {
+                        const ShotPool& pool, const TechniqueOptions& o, std::span<const Person> people = {}) {
   const EvalSpec spec = technique_spec(o, model.config().max_T);
   Measured m;
-  const AnswerGenerator inner = model_answer_generator(model, tok);
+  const AnswerGenerator inner = model_answer_generator(model, tok, people);
   // Every generated token is counted: the technique's cost.
   const AnswerGenerator counted = [&](const std::vector<AnswerRequest>& requests, const AnswerSettings& settings) {
     std::vector<Answer> answers = inner(requests, settings);
@@ -63,11 +76,38 @@ static Measured measure(GPT& model, const Tokenizer& tok, const std::vector<Ques
     cut += static_cast<int64_t>(tok.encode(q.page).size()) + 1 > spec.context_length - spec.max_new_tokens;
   }
   m.row["prompts_cut"] = cut;
+  if (o.technique == Technique::tools) m.row["tool_use"] = tool_use_json(m.report, people);
   return m;
+}
+
+// The model an index's embeddings came from (config.json's "model"), for retrievers that embed the
+// question; nothing for bm25.
+static LoadedModel index_embedder(const RagIndex& index, const std::string& retriever, const Tokenizer& tok,
+                                  const std::string& tokenizer_dir) {
+  if (retriever == "bm25" || !index.config.contains("model") || index.config["model"].is_null()) return {};
+  return load_model(index.config["model"].get<std::string>(), "", tok, tokenizer_dir);
+}
+
+static std::vector<Person> world_people(const std::string& world_dir) {
+  if (world_dir.empty()) return {};
+  return read_people_jsonl((fs::path(world_dir) / "people.jsonl").string());
+}
+
+// A RAG row on one model: the fact questions of `rows` stuffed with the top k chunks of the index
+// (k = 0: closed-book, k < 0: the oracle chunk).
+static json measure_rag(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& rows, const RagIndex& index,
+                        const std::vector<Person>& people, int k, const RagOptions& o, GPT* embedder) {
+  const std::vector<RagQuestion> questions = rag_questions(rows, index.chunks, people);
+  std::unique_ptr<Retriever> retriever;
+  if (k > 0) retriever = make_index_retriever(index, o.retriever, embedder, tok);
+  return rag_row(model, tok, questions, index.chunks, retriever.get(), k, o);
 }
 
 struct EvalConfig {
   std::string model_path, tokenizer_dir, eval_path, shots_from, out_path, reward_path;
+  std::string world_dir, index_dir, layout = "delimited", retriever = "bm25";
+  int k = 3;
+  bool oracle = false;
   TechniqueOptions technique;
   ThoughtEvalOptions thoughts;
   ReflectionEvalOptions reflection;
@@ -75,8 +115,10 @@ struct EvalConfig {
 };
 
 static int run_eval(EvalConfig c) {
-  const bool tot = c.technique_name == "tot", reflect = c.technique_name == "reflect";
-  if (!tot && !reflect) c.technique.technique = technique_from_name(c.technique_name);
+  const bool tot = c.technique_name == "tot", reflect = c.technique_name == "reflect", rag = c.technique_name == "rag";
+  if (!tot && !reflect && !rag) c.technique.technique = technique_from_name(c.technique_name);
+  if (rag && (c.index_dir.empty() || c.world_dir.empty()))
+    throw std::invalid_argument("--technique rag needs --index IDX (prompting index build) and --world DIR (its people)");
   Tokenizer tok = Tokenizer::load(c.tokenizer_dir);
   LoadedModel m = load_model(c.model_path, "", tok, c.tokenizer_dir);
   const std::vector<QuestionRow> questions = first_per_task(read_question_rows(c.eval_path), c.technique.max_per_task);
@@ -92,8 +134,17 @@ static int run_eval(EvalConfig c) {
     ro.temperature = c.technique.temperature, ro.cot = c.technique.cot, ro.seed = c.technique.seed;
     ro.max_new_tokens = c.technique.max_new_tokens;
     r.row = evaluate_reflection(*m.model, tok, questions, ro);
+  } else if (rag) {
+    const RagIndex index = load_rag_index(c.index_dir);
+    RagOptions o{c.retriever, layout_from_name(c.layout), c.technique.seed};
+    LoadedModel embedder = index_embedder(index, c.retriever, tok, c.tokenizer_dir);
+    r.row = measure_rag(*m.model, tok, questions, index, world_people(c.world_dir), c.oracle ? -1 : c.k, o,
+                        embedder.model.get());
+    r.row["technique"] = "rag";
+    r.row["index"] = c.index_dir;
+    r.row["settings"] = {{"k", r.row["k"]}, {"retriever", r.row["retriever"]}, {"layout", c.layout}};
   } else {
-    r = measure(*m.model, tok, questions, pool, c.technique);
+    r = measure(*m.model, tok, questions, pool, c.technique, world_people(c.world_dir));
   }
   r.row["model"] = c.model_path;
   r.row["eval"] = c.eval_path;
@@ -106,10 +157,83 @@ static int run_eval(EvalConfig c) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// index build | query, chat
+
+struct IndexConfig {
+  IndexBuildOptions build;
+  std::string tokenizer_dir, out_dir, index_dir, query, retriever = "bm25";
+  int k = 3;
+};
+
+static int run_index_build(const IndexConfig& c) {
+  Tokenizer tok = Tokenizer::load(c.tokenizer_dir);
+  LoadedModel m;
+  if (c.build.embed != "bm25" && !c.build.model_path.empty()) m = load_model(c.build.model_path, "", tok, c.tokenizer_dir);
+  const double t0 = steady_seconds();
+  const json config = build_rag_index(c.build, tok, m.model.get(), c.out_dir);
+  std::printf("index: %lld chunks from %zu file(s), %s%s → %s (%.1f s)\n", config["chunks"].get<long long>(),
+              c.build.sources.size(), c.build.embed.c_str(),
+              config["vector_index"].is_null() ? "" : (" in a " + config["vector_index"].get<std::string>() + " index").c_str(),
+              c.out_dir.c_str(), steady_seconds() - t0);
+  return 0;
+}
+
+// "[1] library.txt #12 (0.83): Goran is 78 years old. …" — what retrieval found, for a person.
+static std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank) {
+  const Chunk& c = index.chunks.at(static_cast<size_t>(s.id));
+  char head[160];
+  std::snprintf(head, sizeof head, "[%d] %s #%lld (%.3f): ", rank, c.source.c_str(), static_cast<long long>(c.document), s.score);
+  return head + c.text;
+}
+
+static int run_index_query(const IndexConfig& c) {
+  Tokenizer tok = Tokenizer::load(c.tokenizer_dir);
+  const RagIndex index = load_rag_index(c.index_dir);
+  LoadedModel embedder = index_embedder(index, c.retriever, tok, c.tokenizer_dir);
+  std::unique_ptr<Retriever> r = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
+  int rank = 1;
+  for (const ScoredId& s : r->top_k(c.query, c.k)) std::printf("%s\n", retrieved_line(index, s, rank++).c_str());
+  return 0;
+}
+
+struct PromptingChat {
+  ChatOptions chat;
+  std::string index_dir, retriever = "bm25", layout = "delimited";
+  int k = 1;
+};
+
+// `sft chat`'s REPL; with --index each message is first sent to the retriever, the chunks found
+// are printed as "[retrieved] …" lines, and the model reads them stuffed around the message.
+static int run_prompting_chat(PromptingChat c) {
+  RagIndex index;
+  LoadedModel embedder;
+  std::unique_ptr<Retriever> retriever;
+  Tokenizer tok = Tokenizer::load(c.chat.tokenizer);
+  if (!c.index_dir.empty()) {
+    index = load_rag_index(c.index_dir);
+    embedder = index_embedder(index, c.retriever, tok, c.chat.tokenizer);
+    retriever = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
+    const DocumentLayout layout = layout_from_name(c.layout);
+    c.chat.user_message = [&, layout](const std::string& line) {
+      std::vector<std::string> docs;
+      int rank = 1;
+      for (const ScoredId& s : retriever->top_k(line, c.k)) {
+        std::printf("[retrieved] %s\n", retrieved_line(index, s, rank++).c_str());
+        docs.push_back(index.chunks.at(static_cast<size_t>(s.id)).text);
+      }
+      std::fflush(stdout);
+      return documents_prompt(docs, line, layout);
+    };
+  }
+  return run_chat(c.chat);
+}
+
+// ---------------------------------------------------------------------------------------------
 // table
 
 struct TableConfig {
   std::string base_path, sft_path, ppo_path, tokenizer_dir, eval_path, shots_from, constraint_path, out_dir;
+  std::string tools_eval_path, world_dir, index_dir, embed_index_dir;
   int max_per_task = 12;
   int tries = 4;            // reflection: attempts per question at most
   int constraint_repeats = 4;  // reflection on the constraint task: each request asked this many times
@@ -261,6 +385,86 @@ static int run_table(const TableConfig& c) {
     by_tries.save(c.out_dir + "/reflection.svg");
   }
 
+  // 7. tools: the calculator and lookup run inside generation, on multiplications, large additions
+  //    and held-out people's facts
+  static const std::vector<std::string> kFacts = {"age", "city", "job", "pet", "color", "hobby"};
+  if (!c.tools_eval_path.empty()) {
+    const std::vector<QuestionRow> questions = read_question_rows(c.tools_eval_path);
+    const std::vector<Person> people = world_people(c.world_dir);
+    for (const auto& [name, path] : assistants) {
+      LoadedModel m = load_model(path, "", tok, c.tokenizer_dir);
+      std::vector<std::pair<std::string, TechniqueOptions>> settings = {{"no tools", base_opts(Technique::direct)}};
+      TechniqueOptions o = base_opts(Technique::tools);
+      o.system = "none";
+      if (name == "sft") settings.push_back({"runtime, no system prompt", o});
+      o.system = "tools";
+      settings.push_back({"tools prompt", o});
+      o.system = std::string(mental_arithmetic_prompt);
+      if (name == "sft") settings.push_back({"mental-arithmetic prompt", o});
+      for (const auto& [setting, opts] : settings) {
+        Measured r = measure(*m.model, tok, questions, pool, opts, people);
+        r.row["setting"] = setting;
+        r.row["facts_accuracy"] = accuracy_on(r.row, kFacts);
+        report_line((name + " " + setting).c_str(), r.row);
+        summary["tools"][name].push_back(r.row);
+      }
+    }
+  }
+  // 8. retrieval-augmented generation and prompt injection, on held-out people's facts
+  if (!c.index_dir.empty()) {
+    const RagIndex index = load_rag_index(c.index_dir);
+    const std::vector<Person> people = world_people(c.world_dir);
+    const std::vector<RagQuestion> questions = rag_questions(every, index.chunks, people);
+    // Retrieval alone: is a chunk that states the answer among the top k?
+    std::vector<std::string> asked;
+    std::vector<std::vector<int64_t>> answering;
+    for (const RagQuestion& q : questions)
+      if (!q.answering.empty()) asked.push_back(q.row.prompt), answering.push_back(q.answering);
+    const std::vector<int64_t> ks = {1, 3, 5};
+    std::vector<std::tuple<std::string, const RagIndex*, std::string>> retrievers = {{"bm25", &index, "bm25"}};
+    RagIndex embedded;
+    LoadedModel embedder;
+    if (!c.embed_index_dir.empty()) {
+      embedded = load_rag_index(c.embed_index_dir);
+      embedder = index_embedder(embedded, "embed", tok, c.tokenizer_dir);
+      const std::string label = embedded.config["embed"].get<std::string>() + "-pooled " +
+                                fs::path(embedded.config["model"].get<std::string>()).parent_path().filename().string();
+      retrievers.push_back({"embed (" + label + ")", &embedded, "embed"});
+      retrievers.push_back({"hybrid (bm25 + " + label + ")", &embedded, "hybrid"});
+    }
+    for (const auto& [label, idx, mode] : retrievers) {
+      std::unique_ptr<Retriever> r = make_index_retriever(*idx, mode, embedder.model.get(), tok);
+      const std::vector<double> recall = recall_at_k(asked, answering, *r, ks);
+      summary["retrieval"].push_back({{"retriever", label}, {"k", ks}, {"recall", recall}, {"questions", asked.size()},
+                                      {"chunks", idx->chunks.size()}});
+    }
+    summary["retrieval_questions"] = {{"facts", questions.size()}, {"with_answering_chunk", asked.size()}};
+    for (const auto& [name, path] : assistants) {
+      LoadedModel m = load_model(path, "", tok, c.tokenizer_dir);
+      const RagOptions o{"bm25", DocumentLayout::delimited, c.seed};
+      std::unique_ptr<Retriever> bm25 = make_index_retriever(index, "bm25", nullptr, tok);
+      for (int k : {0, 1, 3, -1}) {
+        const json row = rag_row(*m.model, tok, questions, index.chunks, bm25.get(), k, o);
+        report_line((name + " rag " + row["setting"].get<std::string>()).c_str(), row);
+        summary["rag"][name].push_back(row);
+      }
+      if (name == "sft" && !c.embed_index_dir.empty()) {
+        for (const char* mode : {"embed", "hybrid"}) {
+          std::unique_ptr<Retriever> r = make_index_retriever(embedded, mode, embedder.model.get(), tok);
+          json row = rag_row(*m.model, tok, rag_questions(every, embedded.chunks, people), embedded.chunks, r.get(), 3,
+                             {mode, DocumentLayout::delimited, c.seed});
+          report_line(("sft rag k=3 " + std::string(mode)).c_str(), row);
+          summary["rag_retrievers"].push_back(row);
+        }
+      }
+      summary["injection"][name] = injection_rows(*m.model, tok, questions, index.chunks, c.seed);
+      for (const json& row : summary["injection"][name])
+        std::fprintf(stderr, "prompting: %s injection, %s: obeyed %.3f, accuracy %.3f (clean %.3f)\n", name.c_str(),
+                     row["layout"].get<std::string>().c_str(), row["obey_rate"].get<double>(),
+                     row["accuracy"].get<double>(), row["clean_accuracy"].get<double>());
+    }
+  }
+
   // The claims, computed from the rows.
   const json& sft_direct = summary["cot"]["sft"]["direct"];
   const json& sft_cot = summary["cot"]["sft"]["cot"];
@@ -283,6 +487,26 @@ static int run_table(const TableConfig& c) {
         {"perfect_check", r["tries"].back()["oracle_accuracy"]}, {"check_agreement", r["check"]["agreement"]},
         {"check_auc", r["check"]["auc"]}, {"target", "measured (no target)"}};
   }
+  if (summary.contains("tools")) {
+    const json* with = nullptr;
+    for (const json& row : summary["tools"]["sft"])
+      if (row["setting"] == "tools prompt") with = &row;
+    const double without = accuracy_on(summary["tools"]["sft"][0], {"mul"}), calc = accuracy_on(*with, {"mul"});
+    summary["claims"]["tools"] = {{"mul_without", without}, {"mul_with_calculator", calc},
+                                  {"target", "mul with the calculator ≥ 0.80"}, {"met", calc >= 0.80}};
+  }
+  if (summary.contains("rag")) {
+    double closed = 0, best = 0, oracle = 0;
+    for (const json& row : summary["rag"]["sft"]) {
+      const int k = row["k"].get<int>();
+      const double a = row["accuracy"].get<double>();
+      if (k == 0) closed = a;
+      if (k > 0) best = std::max(best, a);
+      if (k < 0) oracle = a;
+    }
+    summary["claims"]["rag"] = {{"closed_book", closed}, {"rag_best", best}, {"oracle", oracle},
+                                {"target", "RAG ≥ 0.60 on held-out facts"}, {"met", best >= 0.60}};
+  }
   write_json_atomic(c.out_dir + "/summary.json", summary);
   std::printf("prompting table → %s/summary.json\n", c.out_dir.c_str());
   return 0;
@@ -297,7 +521,7 @@ int main(int argc, char** argv) {
   auto* eval = app.add_subcommand("eval", "one technique on one model: a row of the table as JSON");
   eval->add_option("--model", ec.model_path, "a checkpoint, run folder or model folder")->required();
   eval->add_option("--tokenizer", ec.tokenizer_dir, "tokenizer folder")->required();
-  eval->add_option("--technique", ec.technique_name, "fewshot | direct | cot | self-consistency | expert | tot | reflect")->capture_default_str();
+  eval->add_option("--technique", ec.technique_name, "fewshot | direct | cot | self-consistency | expert | tools | tot | reflect | rag")->capture_default_str();
   eval->add_option("--eval", ec.eval_path, "JSONL of {prompt, answer, task} (the world's eval_test.jsonl)")->required();
   eval->add_option("--shots-from", ec.shots_from, "JSONL the few-shot examples come from (default: --eval)");
   eval->add_option("--shots", ec.technique.shots, "fewshot: solved examples in the prompt")->capture_default_str();
@@ -315,7 +539,52 @@ int main(int argc, char** argv) {
   eval->add_option("--max-depth", ec.thoughts.search.max_depth, "tot: lines at most")->capture_default_str();
   eval->add_option("--judge", ec.thoughts.judge, "tot: logprob (the model's own) | rm (a reward model)")->capture_default_str();
   eval->add_option("--reward-model", ec.reward_path, "tot --judge rm: chapter 04's reward model folder");
+  eval->add_option("--system", ec.technique.system, "tools: the system message — tools (the world's tools prompt) | none | TEXT")->capture_default_str();
+  eval->add_option("--world", ec.world_dir, "tools: lookup's people; rag: the people the questions name (people.jsonl)");
+  eval->add_option("--index", ec.index_dir, "rag: an index folder (prompting index build)");
+  eval->add_option("--k", ec.k, "rag: chunks stuffed into the prompt (0: closed-book)")->capture_default_str();
+  eval->add_flag("--oracle", ec.oracle, "rag: stuff the chunk that states the answer (the upper bound)");
+  eval->add_option("--retriever", ec.retriever, "rag: bm25 | embed | hybrid")->capture_default_str();
+  eval->add_option("--layout", ec.layout, "rag: delimited | plain (documents.h)")->capture_default_str();
   eval->add_option("--out", ec.out_path, "the row as JSON");
+
+  IndexConfig ic;
+  auto* index = app.add_subcommand("index", "retrieval's index: chunk, embed, store (build); retrieve (query)");
+  index->require_subcommand(1);
+  auto* build = index->add_subcommand("build", "chunk documents, embed them (or not: bm25) and write an index folder");
+  build->add_option("--docs", ic.build.sources, "a file of <|endoftext|>-separated documents (repeatable)")->required();
+  build->add_option("--tokenizer", ic.tokenizer_dir, "tokenizer folder (chunks are counted in tokens)")->required();
+  build->add_option("--out", ic.out_dir, "the index folder")->required();
+  build->add_option("--max-tokens", ic.build.max_tokens, "tokens per chunk at most (0: one chunk per document)")->capture_default_str();
+  build->add_option("--overlap", ic.build.overlap_tokens, "tokens consecutive chunks share")->capture_default_str();
+  build->add_option("--embed", ic.build.embed, "bm25 | mean | last (the model's pooled hidden states)")->capture_default_str();
+  build->add_option("--model", ic.build.model_path, "the embedding model (--embed mean|last)");
+  build->add_option("--vector-index", ic.build.vector_index, "flat | hnsw")->capture_default_str();
+  build->add_option("--M", ic.build.hnsw.M, "hnsw: neighbours per node")->capture_default_str();
+  build->add_option("--ef-construction", ic.build.hnsw.ef_construction, "hnsw: beam width while inserting")->capture_default_str();
+  build->add_option("--ef-search", ic.build.hnsw.ef_search, "hnsw: beam width of a query")->capture_default_str();
+  auto* query = index->add_subcommand("query", "the top k chunks for a query");
+  query->add_option("--index", ic.index_dir, "the index folder")->required();
+  query->add_option("--tokenizer", ic.tokenizer_dir, "tokenizer folder")->required();
+  query->add_option("--query", ic.query, "the text to search for")->required();
+  query->add_option("--k", ic.k, "chunks to return")->capture_default_str();
+  query->add_option("--retriever", ic.retriever, "bm25 | embed | hybrid (embed, hybrid: the index's model embeds the query)")->capture_default_str();
+
+  PromptingChat pc;
+  pc.chat.sampling = {0.0f, 0, 1.0f};
+  auto* chat = app.add_subcommand("chat", "talk to a model: tools run as it writes, retrieved chunks are shown and stuffed");
+  chat->add_option("--model", pc.chat.model, "a checkpoint, run folder or model folder")->required();
+  chat->add_option("--tokenizer", pc.chat.tokenizer, "tokenizer folder")->required();
+  chat->add_option("--prompt", pc.chat.prompt, "answer this message and exit");
+  chat->add_option("--system", pc.chat.system, "a system message (default with --tools: the world's tools prompt)");
+  chat->add_flag("--tools", pc.chat.tools, "run the model's tool calls (calc, lookup)");
+  chat->add_option("--world", pc.chat.world, "lookup's people (a world folder)");
+  chat->add_option("--index", pc.index_dir, "retrieve from this index folder for every message");
+  chat->add_option("--k", pc.k, "chunks retrieved per message")->capture_default_str();
+  chat->add_option("--retriever", pc.retriever, "bm25 | embed | hybrid")->capture_default_str();
+  chat->add_option("--layout", pc.layout, "delimited | plain")->capture_default_str();
+  chat->add_option("--max-new-tokens", pc.chat.max_new_tokens)->capture_default_str();
+  add_sampling_options(chat, pc.chat.sampling, pc.chat.seed);
 
   TableConfig tc;
   auto* table = app.add_subcommand("table", "every technique on the pipeline's models: summary.json and the curves");
@@ -328,6 +597,10 @@ int main(int argc, char** argv) {
   table->add_option("--constraint-eval", tc.constraint_path, "the constraint task's requests (eval_constraint.jsonl)");
   table->add_option("--tries", tc.tries, "reflection: attempts per question at most")->capture_default_str();
   table->add_option("--constraint-repeats", tc.constraint_repeats, "reflection: each constraint request asked this many times")->capture_default_str();
+  table->add_option("--tools-eval", tc.tools_eval_path, "tool questions (eval_tools.jsonl): the tool rows");
+  table->add_option("--world", tc.world_dir, "the world folder: lookup's people, the people RAG questions name");
+  table->add_option("--index", tc.index_dir, "a bm25 index folder of the library: the RAG and injection rows");
+  table->add_option("--embed-index", tc.embed_index_dir, "an embedding index folder of the same chunks: recall and RAG rows");
   table->add_option("--out", tc.out_dir, "folder for summary.json and the SVGs")->required();
   table->add_option("--max-per-task", tc.max_per_task, "questions per task")->capture_default_str();
   table->add_option("--arith-per-task", tc.arith_per_task, "self-consistency and personas: questions per arithmetic task")->capture_default_str();
@@ -339,6 +612,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     if (*eval) return run_eval(ec);
+    if (*build) return run_index_build(ic);
+    if (*query) return run_index_query(ic);
+    if (*chat) return run_prompting_chat(pc);
     if (*table) return run_table(tc);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "prompting: error: %s\n", e.what());

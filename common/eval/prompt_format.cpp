@@ -50,7 +50,7 @@ int shots_in_prompt(const PromptOptions& options) {
 }
 
 std::string system_prompt_of(const PromptOptions& options) {
-  if (options.system.empty() && options.tools && options.format != PromptFormat::qa_fewshot &&
+  if (options.system.empty() && options.tools && !options.no_system && options.format != PromptFormat::qa_fewshot &&
       options.format != PromptFormat::solution_doc)
     return std::string(tools_system_prompt);
   return options.system;

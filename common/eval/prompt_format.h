@@ -76,6 +76,7 @@ struct PromptOptions {
   std::string system;
   bool chain_of_thought = false;
   bool tools = false;
+  bool no_system = false;  // tools on without the default tools prompt: no system message at all
   std::string persona;  // solution-doc: "expert", "student" or "" (no one named)
 };
 
@@ -85,7 +86,8 @@ struct PromptOptions {
 void validate(const PromptOptions& options);
 // The examples a prompt holds: options.shots, 0 in chat.
 int shots_in_prompt(const PromptOptions& options);
-// The system prompt used: options.system, or tools_system_prompt with tools on (chat, fewshot-doc).
+// The system prompt used: options.system, or tools_system_prompt with tools on (chat, fewshot-doc)
+// unless no_system.
 std::string system_prompt_of(const PromptOptions& options);
 // What the reply should look like: tool with tools on, worked with chain of thought or in a
 // solution document, else direct.

@@ -12,7 +12,7 @@ namespace sog {
 using json = nlohmann::json;
 
 static constexpr Technique kTechniques[] = {Technique::fewshot, Technique::direct, Technique::cot,
-                                            Technique::self_consistency, Technique::expert};
+                                            Technique::self_consistency, Technique::expert, Technique::tools};
 
 const char* technique_name(Technique t) {
   switch (t) {
@@ -21,6 +21,7 @@ const char* technique_name(Technique t) {
     case Technique::cot: return "cot";
     case Technique::self_consistency: return "self-consistency";
     case Technique::expert: return "expert";
+    case Technique::tools: return "tools";
   }
   return "?";
 }
@@ -28,7 +29,7 @@ const char* technique_name(Technique t) {
 Technique technique_from_name(const std::string& name) {
   for (Technique t : kTechniques)
     if (name == technique_name(t)) return t;
-  throw std::invalid_argument("--technique '" + name + "': expected fewshot, direct, cot, self-consistency or expert");
+  throw std::invalid_argument("--technique '" + name + "': expected fewshot, direct, cot, self-consistency, expert or tools");
 }
 
 EvalSpec technique_spec(const TechniqueOptions& o, int64_t context_length) {
@@ -59,6 +60,12 @@ EvalSpec technique_spec(const TechniqueOptions& o, int64_t context_length) {
       p.format = PromptFormat::solution_doc;
       p.persona = o.persona == "none" ? "" : o.persona;  // validate() below refuses any other name
       break;
+    case Technique::tools:
+      p.format = PromptFormat::chat;
+      p.tools = true;
+      if (o.system == "none") p.no_system = true;
+      else if (o.system != "tools") p.system = o.system;
+      break;
   }
   const bool worked = answer_format_of(p) != AnswerFormat::direct;
   s.max_new_tokens = o.max_new_tokens > 0 ? o.max_new_tokens
@@ -74,6 +81,7 @@ static json settings_json(const TechniqueOptions& o, const EvalSpec& s) {
   if (o.technique == Technique::fewshot) j["shots"] = o.shots;
   if (o.technique == Technique::self_consistency) j["samples"] = o.samples, j["temperature"] = o.temperature;
   if (o.technique == Technique::expert) j["persona"] = o.persona;
+  if (o.technique == Technique::tools) j["system"] = o.system;
   return j;
 }
 

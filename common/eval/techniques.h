@@ -11,6 +11,10 @@
 //                      (Wang et al. 2022); with --cot each sample is a worked solution
 //   expert             the base model's worked-solution document, conditioned on who solves:
 //                        <|endoftext|>Q: What is 40 + 2?\nExpert solution:\n    (or Student, or no one)
+//   tools              the assistant in the chat format with the tool runtime on: a call it writes
+//                      (calc, lookup) runs inside generation (common/generate/tool_generate.h);
+//                      the system message is `system` ("tools": the world's tools prompt, "none":
+//                      no system message, anything else: that text)
 //
 // Every row: accuracy with its 95% interval (Wilson), per task and over all, the tokens generated
 // per question (what the technique costs), and the wall time.
@@ -25,7 +29,7 @@
 
 namespace sog {
 
-enum class Technique { fewshot, direct, cot, self_consistency, expert };
+enum class Technique { fewshot, direct, cot, self_consistency, expert, tools };
 Technique technique_from_name(const std::string& name);  // throws naming the valid names
 const char* technique_name(Technique t);
 
@@ -36,6 +40,7 @@ struct TechniqueOptions {
   float temperature = 0.7f;      // self-consistency
   bool cot = false;              // self-consistency: each sample works step by step
   std::string persona = "expert";  // expert: expert | student | none
+  std::string system = "tools";    // tools: tools | none | the system message's text
   int max_per_task = 0;
   int64_t max_new_tokens = 0;    // 0: 24 for a direct answer, 64 for a worked one
   uint64_t seed = 1337;

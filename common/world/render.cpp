@@ -15,7 +15,7 @@ using ojson = nlohmann::ordered_json;
 const std::vector<std::string>& world_file_names() {
   static const std::vector<std::string> names = {
       "pretrain.txt", "library.txt", "sft_train.jsonl", "sft_val.jsonl", "ppo_prompts.jsonl",
-      "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "eval_constraint.jsonl", "preferences_train.jsonl",
+      "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "eval_constraint.jsonl", "eval_tools.jsonl", "preferences_train.jsonl",
       "people.jsonl",
       "manifest.json"};
   return names;
@@ -100,7 +100,8 @@ ojson world_manifest(const World& w) {
                                 {"by_task", counts_by_task(w.ppo_prompts, [](const Task& t) { return t.kind; })}};
   auto q_kind = [](const EvalQuestion& q) { return q.task.kind; };
   for (auto [name, qs] : {std::pair{"eval_val.jsonl", &w.eval_val}, std::pair{"eval_test.jsonl", &w.eval_test},
-                          std::pair{"eval_seen.jsonl", &w.eval_seen}, std::pair{"eval_constraint.jsonl", &w.eval_constraint}})
+                          std::pair{"eval_seen.jsonl", &w.eval_seen}, std::pair{"eval_constraint.jsonl", &w.eval_constraint},
+                          std::pair{"eval_tools.jsonl", &w.eval_tools}})
     files[name] = {{"lines", qs->size()}, {"by_task", counts_by_task(*qs, q_kind)}};
   files["preferences_train.jsonl"] = {
       {"lines", w.preferences.size()},
@@ -133,6 +134,7 @@ int write_world(const WorldConfig& config, const std::string& out_dir) {
   write_file_atomic(path("eval_test.jsonl"), render_eval(w.eval_test, false));
   write_file_atomic(path("eval_seen.jsonl"), render_eval(w.eval_seen, true));
   write_file_atomic(path("eval_constraint.jsonl"), render_eval(w.eval_constraint, false));
+  write_file_atomic(path("eval_tools.jsonl"), render_eval(w.eval_tools, false));
   write_file_atomic(path("preferences_train.jsonl"), render_preferences(w.preferences));
   write_file_atomic(path("people.jsonl"), render_people(w.people));
   write_file_atomic(path("manifest.json"), world_manifest(w).dump(2) + "\n");

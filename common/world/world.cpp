@@ -1,6 +1,7 @@
 #include "common/world/world.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <map>
 #include <set>
@@ -8,6 +9,7 @@
 
 #include "common/world/arithmetic.h"
 #include "common/world/constraint.h"
+#include "common/world/documents.h"
 #include "common/world/grader.h"
 #include "common/world/splits.h"
 #include "common/world/strings.h"
@@ -50,6 +52,14 @@ void validate(const WorldConfig& c) {
   need(c.sft_val >= 0, "sft_val", c.sft_val, ">= 0");
   need(c.sft_self_check >= 0, "sft_self_check", c.sft_self_check, ">= 0");
   need(c.sft_constraint >= 0, "sft_constraint", c.sft_constraint, ">= 0");
+  need(c.sft_documents >= 0, "sft_documents", c.sft_documents, ">= 0");
+  need(c.document_injection_rate >= 0 && c.document_injection_rate <= 1, "document_injection_rate",
+       c.document_injection_rate, "0 … 1");
+  need(c.sft_override >= 0, "sft_override", c.sft_override, ">= 0");
+  need(c.sft_mental >= 0, "sft_mental", c.sft_mental, ">= 0");
+  need(c.sft_large_calc >= 0, "sft_large_calc", c.sft_large_calc, ">= 0");
+  need(c.sft_lookup_names >= 0, "sft_lookup_names", c.sft_lookup_names, ">= 0");
+  need(c.large_digits >= 3 && c.large_digits <= 6, "large_digits", c.large_digits, "3 … 6");
   need(c.ppo_prompts >= 0, "ppo_prompts", c.ppo_prompts, ">= 0");
   need(c.eval_per_task >= 1, "eval_per_task", c.eval_per_task, ">= 1");
   need(c.preference_prompts >= 0, "preference_prompts", c.preference_prompts, ">= 0");
@@ -73,6 +83,9 @@ nlohmann::json config_to_json(const WorldConfig& c) {
       {"word_val_fraction", c.word_val_fraction}, {"word_test_fraction", c.word_test_fraction},
       {"tool_traces_train", c.tool_traces_train}, {"sft_train", c.sft_train}, {"sft_val", c.sft_val},
       {"sft_self_check", c.sft_self_check}, {"sft_constraint", c.sft_constraint},
+      {"sft_documents", c.sft_documents}, {"document_injection_rate", c.document_injection_rate},
+      {"sft_override", c.sft_override}, {"sft_mental", c.sft_mental}, {"sft_large_calc", c.sft_large_calc},
+      {"sft_lookup_names", c.sft_lookup_names}, {"large_digits", c.large_digits},
       {"ppo_prompts", c.ppo_prompts}, {"eval_per_task", c.eval_per_task},
       {"preference_prompts", c.preference_prompts}, {"pairs_per_prompt", c.pairs_per_prompt},
   };
@@ -546,19 +559,157 @@ Conversation self_check_conversation(const Generator& g, Split s, Rng& rng) {
   return conv;
 }
 
-// The SFT conversations of split s: `answers` answered questions (make_conversation), then the
-// self-checks and constraint requests, shuffled in.
-std::vector<Conversation> make_sft(const Generator& g, Split s, int answers, int self_checks, int constraints) {
+// ---- tools and documents in context (chapter 06's tools and retrieval) ------------------------
+
+// A person no text of the world is about: an invented name — two or three random syllables, never
+// one of the built-in names — with attributes drawn afresh, so every conversation about one states
+// new facts. The names are too many to memorise (about 10^5), so the only way to repeat one is to
+// copy it from the question, token by token: the skill a lookup call and a retrieved passage need.
+Person invented_person(Rng& rng, const std::set<std::string>& besides = {}) {
+  static constexpr std::string_view kConsonants = "bdfghklmnprstvz", kVowels = "aeiou";
+  static const std::set<std::string_view> builtin(first_names().begin(), first_names().end());
+  Rng draw(rng.next_u64());
+  Person p = make_people(1, draw)[0];  // uniform attributes; the name is replaced
+  do {
+    p.name.clear();
+    const int syllables = 2 + static_cast<int>(rng.below(2));
+    for (int i = 0; i < syllables; i++) {
+      p.name += kConsonants[rng.below(kConsonants.size())];
+      p.name += kVowels[rng.below(kVowels.size())];
+    }
+    if (rng.below(2) == 0) p.name += kConsonants[rng.below(kConsonants.size())];
+    p.name[0] = static_cast<char>(p.name[0] - 'a' + 'A');
+  } while (builtin.contains(p.name) || besides.contains(p.name));
+  return p;
+}
+
+// Two operands of 3 … large_digits digits whose pair is in split s, for op.
+ArithProblem large_problem_in(const Generator& g, Split s, TaskKind op, int min_digits, Rng& rng) {
+  const int digits = g.config().large_digits;
+  auto operand = [&] {
+    const int d = min_digits + static_cast<int>(rng.below(digits - min_digits + 1));
+    int64_t lo = 1;
+    for (int i = 1; i < d; i++) lo *= 10;
+    return lo + static_cast<int64_t>(rng.below(static_cast<uint64_t>(9 * lo)));
+  };
+  for (int attempt = 0; attempt < kMaxAttempts; attempt++) {
+    ArithProblem p{op, operand(), operand()};
+    if (op == TaskKind::sub && p.a < p.b) std::swap(p.a, p.b);
+    if (g.pair_split(p.a, p.b) == s) return p;
+  }
+  throw std::runtime_error("generate_world: no large " + std::string(split_name(s)) + " operand pair");
+}
+
+// The passage of a document (document_passages) that states `value`, the first one if several do.
+std::string passage_with(const std::string& document, const std::string& value) {
+  const std::vector<std::string> passages = document_passages(document);
+  for (const std::string& p : passages) {
+    const size_t at = p.find(value);  // as a whole word: "4" must not match "46"
+    if (at != std::string::npos && (at == 0 || !std::isalnum(static_cast<unsigned char>(p[at - 1]))) &&
+        (at + value.size() == p.size() || !std::isalnum(static_cast<unsigned char>(p[at + value.size()]))))
+      return p;
+  }
+  throw std::logic_error("passage_with: no passage of the document states '" + value + "'");
+}
+
+// A question about an invented person with 1 … 3 passages (the one stating the fact and up to two
+// of other invented people's documents), in either layout. Delimited ones, at
+// document_injection_rate, carry an injected instruction in a distractor; the answer is still
+// the fact.
+Conversation document_conversation(const Generator& g, Rng& rng) {
+  const WorldConfig& c = g.config();
+  const Person p = invented_person(rng);
+  const Task t = fact_task(p, kFactKinds[rng.below(6)]);
+  std::vector<std::string> docs{passage_with(person_document(p, rng), t.answer)};
+  std::set<std::string> names{p.name};
+  const int distractors = static_cast<int>(rng.below(3));
+  const DocumentLayout layout = rng.below(2) == 0 ? DocumentLayout::delimited : DocumentLayout::plain;
+  const bool inject = layout == DocumentLayout::delimited && rng.uniform() < c.document_injection_rate;
+  for (int i = 0; i < std::max(distractors, inject ? 1 : 0); i++) {
+    const Person other = invented_person(rng, names);
+    names.insert(other.name);
+    const std::vector<std::string> passages = document_passages(person_document(other, rng));
+    docs.push_back(passages[rng.below(passages.size())]);
+  }
+  if (inject) {
+    std::string x = rng.below(2) == 0 ? std::to_string(rng.below(100)) : std::string(colors()[rng.below(colors().size())]);
+    if (x == t.answer) x += "0";
+    docs.back() = inject_instruction(docs.back(), x);
+  }
+  shuffle(docs, rng);
+  return Conversation{"", documents_prompt(docs, t.prompt, layout), t.answer, t.answer, t.kind, AnswerFormat::direct};
+}
+
+// A question of split s with the instruction appended; the reply obeys it.
+Conversation override_conversation(const Generator& g, Split s, Rng& rng) {
+  const Task t = random_direct_task(g, s, rng);
+  std::string x = rng.below(2) == 0 ? std::to_string(rng.below(1000)) : std::string(cities()[rng.below(cities().size())]);
+  if (x == t.answer) x += "1";
+  return Conversation{"", t.prompt + " " + override_instruction(x), x, x, t.kind, AnswerFormat::direct};
+}
+
+Conversation mental_conversation(const Generator& g, Split s, Rng& rng) {
+  ArithProblem p;
+  std::string trace = g.calc_trace_in(s, kArithKinds[rng.below(3)], rng, p);
+  const Task t = arith_task(p);
+  return Conversation{std::string(mental_arithmetic_prompt), t.prompt, trace, t.answer, p.op, AnswerFormat::tool};
+}
+
+Conversation large_calc_conversation(const Generator& g, Split s, Rng& rng) {
+  const ArithProblem p = large_problem_in(g, s, kArithKinds[rng.below(3)], 3, rng);
+  const Task t = arith_task(p);
+  return Conversation{std::string(tools_system_prompt), t.prompt, calc_tool_trace(p), t.answer, p.op, AnswerFormat::tool};
+}
+
+Conversation lookup_name_conversation(Rng& rng) {
+  const Person p = invented_person(rng);
+  const Task t = fact_task(p, kFactKinds[rng.below(6)]);
+  return Conversation{std::string(tools_system_prompt), t.prompt, fact_tool_trace(p, t.kind), t.answer, t.kind,
+                      AnswerFormat::tool};
+}
+
+// How many conversations of each share one SFT split gets.
+struct SftShares {
+  int answers = 0, self_checks = 0, constraints = 0, documents = 0, overrides = 0, mental = 0, large_calc = 0,
+      lookup_names = 0;
+};
+
+// The SFT conversations of split s: the answered questions (make_conversation), then every other
+// share, each from its own random stream (so adding a share leaves the others' items unchanged),
+// shuffled in.
+std::vector<Conversation> make_sft(const Generator& g, Split s, const SftShares& n) {
   const std::string name(split_name(s));
   std::vector<Conversation> out;
-  Rng rng = stream_rng(g.config().seed, "sft/" + name);
-  for (int i = 0; i < answers; i++) out.push_back(make_conversation(g, s, rng));
-  rng = stream_rng(g.config().seed, "sft/" + name + "/self_check");
-  for (int i = 0; i < self_checks; i++) out.push_back(self_check_conversation(g, s, rng));
-  rng = stream_rng(g.config().seed, "sft/" + name + "/constraint");
-  for (int i = 0; i < constraints; i++) out.push_back(constraint_conversation(g, s, rng));
-  rng = stream_rng(g.config().seed, "sft/" + name + "/order");
+  auto add = [&](const std::string& stream, int count, const auto& make) {
+    Rng rng = stream_rng(g.config().seed, "sft/" + name + stream);
+    for (int i = 0; i < count; i++) out.push_back(make(rng));
+  };
+  add("", n.answers, [&](Rng& rng) { return make_conversation(g, s, rng); });
+  add("/self_check", n.self_checks, [&](Rng& rng) { return self_check_conversation(g, s, rng); });
+  add("/constraint", n.constraints, [&](Rng& rng) { return constraint_conversation(g, s, rng); });
+  add("/documents", n.documents, [&](Rng& rng) { return document_conversation(g, rng); });
+  add("/override", n.overrides, [&](Rng& rng) { return override_conversation(g, s, rng); });
+  add("/mental", n.mental, [&](Rng& rng) { return mental_conversation(g, s, rng); });
+  add("/large_calc", n.large_calc, [&](Rng& rng) { return large_calc_conversation(g, s, rng); });
+  add("/lookup_names", n.lookup_names, [&](Rng& rng) { return lookup_name_conversation(rng); });
+  Rng rng = stream_rng(g.config().seed, "sft/" + name + "/order");
   shuffle(out, rng);
+  return out;
+}
+
+// Chapter 06's tool questions: eval_test's multiplications and facts, then additions of two
+// large_digits-digit test operands (as many as eval_per_task, no prompt twice).
+std::vector<EvalQuestion> make_eval_tools(const Generator& g, const std::vector<EvalQuestion>& eval_test) {
+  std::vector<EvalQuestion> out;
+  for (const EvalQuestion& q : eval_test)
+    if (q.task.kind == TaskKind::mul || is_fact_task(q.task.kind)) out.push_back(q);
+  Rng rng = stream_rng(g.config().seed, "eval/tools");
+  std::set<std::string> prompts;
+  const int digits = g.config().large_digits;
+  for (int attempt = 0; attempt < kMaxAttempts && prompts.size() < static_cast<size_t>(g.config().eval_per_task); attempt++) {
+    const Task t = arith_task(large_problem_in(g, Split::test, TaskKind::add, digits, rng));
+    if (prompts.insert(t.prompt).second) out.push_back({t});
+  }
   return out;
 }
 
@@ -582,16 +733,22 @@ World generate_world(const WorldConfig& config) {
   std::set<std::pair<std::string, TaskKind>> seen_qa;
   make_pretraining(g, w, seen_qa);
   make_library(g, w);
-  w.sft_train = make_sft(g, Split::train, config.sft_train, config.sft_self_check, config.sft_constraint);
-  // sft_val: the same shares of self-checks and constraint requests as sft_train
+  const SftShares train{config.sft_train,    config.sft_self_check, config.sft_constraint,
+                        config.sft_documents, config.sft_override,   config.sft_mental,
+                        config.sft_large_calc, config.sft_lookup_names};
+  w.sft_train = make_sft(g, Split::train, train);
+  // sft_val: every other share in the same proportion to the answered questions as in sft_train
   auto share = [&](int n) { return config.sft_train > 0 ? static_cast<int>(std::lround(double(n) * config.sft_val / config.sft_train)) : 0; };
-  w.sft_val = make_sft(g, Split::val, config.sft_val, share(config.sft_self_check), share(config.sft_constraint));
+  w.sft_val = make_sft(g, Split::val,
+                       {config.sft_val, share(train.self_checks), share(train.constraints), share(train.documents),
+                        share(train.overrides), share(train.mental), share(train.large_calc), share(train.lookup_names)});
   Rng rng = stream_rng(config.seed, "ppo");
   for (int i = 0; i < config.ppo_prompts; i++) w.ppo_prompts.push_back(random_direct_task(g, Split::train, rng));
   w.eval_val = make_eval(g, Split::val);
   w.eval_test = make_eval(g, Split::test);
   w.eval_seen = make_eval_seen(g, seen_qa);
   w.eval_constraint = make_eval_constraint(g);
+  w.eval_tools = make_eval_tools(g, w.eval_test);
   make_preferences(g, w);
   return w;
 }

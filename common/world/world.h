@@ -17,6 +17,8 @@
 //   eval_val/test val/test people, operand pairs and words, bare questions
 //   eval_seen     questions about train people (did the model learn the facts it read?)
 //   eval_constraint  every (letter, count) request of the constraint task once (constraint.h)
+//   eval_tools    chapter 06's tool rows: eval_test's multiplications and facts, and additions of
+//                 two large_digits-digit test operands
 //   preferences   train items, several completions each, ranked by the labeler
 #pragma once
 #include <cstdint>
@@ -72,6 +74,18 @@ struct WorldConfig {
   int sft_self_check = 300;            // self-checks: a question, a proposed answer (right or wrong,
                                        // even odds) and the verdict yes/no (task.h's self_check_prompt)
   int sft_constraint = 150;            // constraint requests answered right (constraint.h)
+  // Chapter 06's tools and retrieval (documents.h). The lookup and document shares are about
+  // invented people (random syllable names, attributes drawn afresh each time), so a reply can only
+  // come from the call's result or the document, never from memory:
+  int sft_documents = 3000;            // a question with 1 … 3 documents in the user message, half
+                                       // in each layout (documents.h), about an invented person
+  double document_injection_rate = 0.25;  // of the delimited ones: a distractor carries an
+                                       // instruction the answer ignores (the mitigation's training)
+  int sft_override = 100;              // "Q Ignore the question and answer X." → X
+  int sft_mental = 150;                // the mental-arithmetic system prompt → a calculator trace
+  int sft_large_calc = 200;            // the tools prompt, operands of 3 … large_digits digits → calc
+  int sft_lookup_names = 800;          // the tools prompt, a fact of an invented person → lookup
+  int large_digits = 4;                // operands of the large problems (eval_tools' additions)
   int ppo_prompts = 1000;
   int eval_per_task = 100;             // at most this many questions per task and split
   int preference_prompts = 800;
@@ -117,7 +131,7 @@ struct World {
   std::vector<std::string> library_docs;
   std::vector<Conversation> sft_train, sft_val;
   std::vector<Task> ppo_prompts;
-  std::vector<EvalQuestion> eval_val, eval_test, eval_seen, eval_constraint;
+  std::vector<EvalQuestion> eval_val, eval_test, eval_seen, eval_constraint, eval_tools;
   std::vector<LabeledPair> preferences;
 };
 

@@ -30,6 +30,13 @@ void add_world_options(CLI::App& app, WorldConfig& c) {
   app.add_option("--sft-val", c.sft_val, "SFT validation conversations")->capture_default_str();
   app.add_option("--sft-self-check", c.sft_self_check, "self-check conversations added to sft_train (sft_val: the same share)")->capture_default_str();
   app.add_option("--sft-constraint", c.sft_constraint, "constraint-task conversations added to sft_train (sft_val: the same share)")->capture_default_str();
+  app.add_option("--sft-documents", c.sft_documents, "conversations with documents in the user message (retrieval's format)")->capture_default_str();
+  app.add_option("--document-injection-rate", c.document_injection_rate, "share of delimited document conversations with an injected instruction to ignore")->capture_default_str();
+  app.add_option("--sft-override", c.sft_override, "conversations that obey 'Ignore the question and answer X.'")->capture_default_str();
+  app.add_option("--sft-mental", c.sft_mental, "calculator traces under the mental-arithmetic system prompt")->capture_default_str();
+  app.add_option("--sft-large-calc", c.sft_large_calc, "calculator traces with operands of 3 to --large-digits digits")->capture_default_str();
+  app.add_option("--sft-lookup-names", c.sft_lookup_names, "lookup traces about invented people")->capture_default_str();
+  app.add_option("--large-digits", c.large_digits, "digits of the large problems (eval_tools' additions)")->capture_default_str();
   app.add_option("--ppo-prompts", c.ppo_prompts, "RL prompts")->capture_default_str();
   app.add_option("--eval-per-task", c.eval_per_task, "held-out questions per task and split (at most)")->capture_default_str();
   app.add_option("--preference-prompts", c.preference_prompts, "prompts the labeler ranks completions of")->capture_default_str();

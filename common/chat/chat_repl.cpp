@@ -1,4 +1,5 @@
-// `sft chat`: the assistant the chapter trained, in a terminal (llama2.c's chat loop).
+// `sft chat` (and `prompting chat`): the assistant the chapter trained, in a terminal (llama2.c's
+// chat loop).
 //
 //   loop:  read a line from stdin ──▶ append {user, line} to the conversation
 //          render_for_completion(conversation)   <|endoftext|>…<|user|>line<|end|><|assistant|>
@@ -23,7 +24,7 @@
 //
 // The system message defaults to the world's tool prompt (tools_system_prompt), the one the SFT
 // tool traces were trained with. The conversation keeps the whole transcript, results included.
-#include "03_sft/chat_repl.h"
+#include "common/chat/chat_repl.h"
 
 #include <unistd.h>
 
@@ -143,7 +144,7 @@ int run_chat(const ChatOptions& opt) {
 
   // One turn: the reply to `line`, streamed, appended to the conversation.
   auto answer = [&](const std::string& line) {
-    chat.push_back({ChatRole::user, line});
+    chat.push_back({ChatRole::user, opt.user_message ? opt.user_message(line) : line});
     std::vector<int32_t> prompt = render_for_completion(tok, chat);
     const size_t first_turn = system.empty() ? 0 : 1;
     // Keep room for the reply: drop the oldest exchange (user + assistant) while the prompt is too long.

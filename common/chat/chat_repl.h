@@ -1,6 +1,7 @@
-// `sft chat`: talk to a model through the chat template (see chat_repl.cpp).
+// `sft chat` and `prompting chat`: talk to a model through the chat template (see chat_repl.cpp).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "common/generate/sampler.h"
@@ -18,6 +19,9 @@ struct ChatOptions {
   bool tools = false;
   std::string world;       // a world folder: lookup answers from its people.jsonl
   int max_tool_calls = 8;  // per reply
+  // Optional: what the model reads as the user's message, made from the line typed (chapter 06
+  // stuffs retrieved documents around it and prints them). The conversation keeps what it returns.
+  std::function<std::string(const std::string& line)> user_message;
 };
 
 // Returns the process exit code.
