@@ -27,9 +27,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "06_prompting/rag.h"
+#include "common/retrieval/rag.h"
 #include "06_prompting/reflection.h"
-#include "06_prompting/tool_use.h"
+#include "common/eval/tool_use.h"
 #include "common/chat/chat_repl.h"
 #include "common/generate/sampling_options.h"
 #include "06_prompting/thought_search.h"

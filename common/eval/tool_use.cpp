@@ -1,4 +1,4 @@
-#include "06_prompting/tool_use.h"
+#include "common/eval/tool_use.h"
 
 #include <array>
 #include <map>

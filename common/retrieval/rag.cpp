@@ -1,4 +1,4 @@
-#include "06_prompting/rag.h"
+#include "common/retrieval/rag.h"
 
 #include <algorithm>
 #include <cctype>
