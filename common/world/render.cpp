@@ -90,11 +90,15 @@ ojson world_manifest(const World& w) {
   }
   auto conv_kind = [](const Conversation& c) { return c.kind; };
   for (auto [name, convs] : {std::pair{"sft_train.jsonl", &w.sft_train}, std::pair{"sft_val.jsonl", &w.sft_val}}) {
-    std::map<std::string, int> formats;
+    std::map<std::string, int> formats, shares;
     int self_checks = 0;
-    for (const auto& c : *convs) formats[std::string(format_name(c.format))]++, self_checks += c.self_check;
-    files[name] = {{"lines", convs->size()}, {"by_task", counts_by_task(*convs, conv_kind)}, {"by_format", formats},
-                   {"self_checks", self_checks}};
+    std::vector<Conversation> answered;  // by_task: the conversations whose reply answers their task
+    for (const auto& c : *convs) {
+      formats[std::string(format_name(c.format))]++, self_checks += c.self_check, shares[c.share]++;
+      if (c.share != "override" && c.share != "repeat") answered.push_back(c);
+    }
+    files[name] = {{"lines", convs->size()}, {"by_task", counts_by_task(answered, conv_kind)}, {"by_format", formats},
+                   {"by_share", shares}, {"self_checks", self_checks}};
   }
   files["ppo_prompts.jsonl"] = {{"lines", w.ppo_prompts.size()},
                                 {"by_task", counts_by_task(w.ppo_prompts, [](const Task& t) { return t.kind; })}};

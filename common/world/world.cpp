@@ -59,6 +59,7 @@ void validate(const WorldConfig& c) {
   need(c.sft_mental >= 0, "sft_mental", c.sft_mental, ">= 0");
   need(c.sft_large_calc >= 0, "sft_large_calc", c.sft_large_calc, ">= 0");
   need(c.sft_lookup_names >= 0, "sft_lookup_names", c.sft_lookup_names, ">= 0");
+  need(c.sft_repeat >= 0, "sft_repeat", c.sft_repeat, ">= 0");
   need(c.large_digits >= 3 && c.large_digits <= 6, "large_digits", c.large_digits, "3 … 6");
   need(c.ppo_prompts >= 0, "ppo_prompts", c.ppo_prompts, ">= 0");
   need(c.eval_per_task >= 1, "eval_per_task", c.eval_per_task, ">= 1");
@@ -85,7 +86,7 @@ nlohmann::json config_to_json(const WorldConfig& c) {
       {"sft_self_check", c.sft_self_check}, {"sft_constraint", c.sft_constraint},
       {"sft_documents", c.sft_documents}, {"document_injection_rate", c.document_injection_rate},
       {"sft_override", c.sft_override}, {"sft_mental", c.sft_mental}, {"sft_large_calc", c.sft_large_calc},
-      {"sft_lookup_names", c.sft_lookup_names}, {"large_digits", c.large_digits},
+      {"sft_lookup_names", c.sft_lookup_names}, {"sft_repeat", c.sft_repeat}, {"large_digits", c.large_digits},
       {"ppo_prompts", c.ppo_prompts}, {"eval_per_task", c.eval_per_task},
       {"preference_prompts", c.preference_prompts}, {"pairs_per_prompt", c.pairs_per_prompt},
   };
@@ -668,10 +669,23 @@ Conversation lookup_name_conversation(Rng& rng) {
                       AnswerFormat::tool};
 }
 
+// "Repeat: Vugan Nazezoh Pupeho" → "Vugan Nazezoh Pupeho": 1 … 4 invented names, copied.
+Conversation repeat_conversation(Rng& rng) {
+  std::string names;
+  std::set<std::string> used;
+  const int n = 1 + static_cast<int>(rng.below(4));
+  for (int i = 0; i < n; i++) {
+    const Person p = invented_person(rng, used);
+    used.insert(p.name);
+    names += (i ? " " : "") + p.name;
+  }
+  return Conversation{"", "Repeat: " + names, names, names, TaskKind::reverse, AnswerFormat::direct};
+}
+
 // How many conversations of each share one SFT split gets.
 struct SftShares {
   int answers = 0, self_checks = 0, constraints = 0, documents = 0, overrides = 0, mental = 0, large_calc = 0,
-      lookup_names = 0;
+      lookup_names = 0, repeats = 0;
 };
 
 // The SFT conversations of split s: the answered questions (make_conversation), then every other
@@ -682,7 +696,10 @@ std::vector<Conversation> make_sft(const Generator& g, Split s, const SftShares&
   std::vector<Conversation> out;
   auto add = [&](const std::string& stream, int count, const auto& make) {
     Rng rng = stream_rng(g.config().seed, "sft/" + name + stream);
-    for (int i = 0; i < count; i++) out.push_back(make(rng));
+    for (int i = 0; i < count; i++) {
+      out.push_back(make(rng));
+      out.back().share = stream.empty() ? "answers" : stream.substr(1);
+    }
   };
   add("", n.answers, [&](Rng& rng) { return make_conversation(g, s, rng); });
   add("/self_check", n.self_checks, [&](Rng& rng) { return self_check_conversation(g, s, rng); });
@@ -692,6 +709,7 @@ std::vector<Conversation> make_sft(const Generator& g, Split s, const SftShares&
   add("/mental", n.mental, [&](Rng& rng) { return mental_conversation(g, s, rng); });
   add("/large_calc", n.large_calc, [&](Rng& rng) { return large_calc_conversation(g, s, rng); });
   add("/lookup_names", n.lookup_names, [&](Rng& rng) { return lookup_name_conversation(rng); });
+  add("/repeat", n.repeats, [&](Rng& rng) { return repeat_conversation(rng); });
   Rng rng = stream_rng(g.config().seed, "sft/" + name + "/order");
   shuffle(out, rng);
   return out;
@@ -735,13 +753,14 @@ World generate_world(const WorldConfig& config) {
   make_library(g, w);
   const SftShares train{config.sft_train,    config.sft_self_check, config.sft_constraint,
                         config.sft_documents, config.sft_override,   config.sft_mental,
-                        config.sft_large_calc, config.sft_lookup_names};
+                        config.sft_large_calc, config.sft_lookup_names, config.sft_repeat};
   w.sft_train = make_sft(g, Split::train, train);
   // sft_val: every other share in the same proportion to the answered questions as in sft_train
   auto share = [&](int n) { return config.sft_train > 0 ? static_cast<int>(std::lround(double(n) * config.sft_val / config.sft_train)) : 0; };
   w.sft_val = make_sft(g, Split::val,
                        {config.sft_val, share(train.self_checks), share(train.constraints), share(train.documents),
-                        share(train.overrides), share(train.mental), share(train.large_calc), share(train.lookup_names)});
+                        share(train.overrides), share(train.mental), share(train.large_calc), share(train.lookup_names),
+                        share(train.repeats)});
   Rng rng = stream_rng(config.seed, "ppo");
   for (int i = 0; i < config.ppo_prompts; i++) w.ppo_prompts.push_back(random_direct_task(g, Split::train, rng));
   w.eval_val = make_eval(g, Split::val);

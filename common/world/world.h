@@ -85,6 +85,8 @@ struct WorldConfig {
   int sft_mental = 150;                // the mental-arithmetic system prompt → a calculator trace
   int sft_large_calc = 200;            // the tools prompt, operands of 3 … large_digits digits → calc
   int sft_lookup_names = 800;          // the tools prompt, a fact of an invented person → lookup
+  int sft_repeat = 1500;               // "Repeat: Vugan Nazezoh Pupeho" → the names again: copying
+                                       // unseen names token by token, which lookup and reading need
   int large_digits = 4;                // operands of the large problems (eval_tools' additions)
   int ppo_prompts = 1000;
   int eval_per_task = 100;             // at most this many questions per task and split
@@ -112,6 +114,9 @@ struct Conversation {
   TaskKind kind = TaskKind::age;
   AnswerFormat format = AnswerFormat::direct;
   bool self_check = false;  // the user proposes an answer to `kind`'s question; the reply is yes/no
+  // The share it belongs to: answers, self_check, constraint, documents, override, mental,
+  // large_calc, lookup_names, repeat. The reply of an override or a repeat is not `kind`'s answer.
+  std::string share = "answers";
 };
 
 struct EvalQuestion {

@@ -36,6 +36,7 @@ void add_world_options(CLI::App& app, WorldConfig& c) {
   app.add_option("--sft-mental", c.sft_mental, "calculator traces under the mental-arithmetic system prompt")->capture_default_str();
   app.add_option("--sft-large-calc", c.sft_large_calc, "calculator traces with operands of 3 to --large-digits digits")->capture_default_str();
   app.add_option("--sft-lookup-names", c.sft_lookup_names, "lookup traces about invented people")->capture_default_str();
+  app.add_option("--sft-repeat", c.sft_repeat, "conversations that repeat invented names (copying)")->capture_default_str();
   app.add_option("--large-digits", c.large_digits, "digits of the large problems (eval_tools' additions)")->capture_default_str();
   app.add_option("--ppo-prompts", c.ppo_prompts, "RL prompts")->capture_default_str();
   app.add_option("--eval-per-task", c.eval_per_task, "held-out questions per task and split (at most)")->capture_default_str();
