@@ -240,6 +240,8 @@ struct TableConfig {
   int arith_per_task = 40;  // self-consistency and the personas: arithmetic questions per task
   int tot_per_task = 15;    // tree of thoughts: arithmetic questions per task (the first of the above)
   int sc_samples = 17;
+  int tools_per_task = 0;   // tool rows: questions per task of the tool questions (0: all)
+  int rag_per_task = 0;     // RAG and injection rows: fact questions per task (0: all)
   float temperature = 0.7f;
   uint64_t seed = 1337;
 };
@@ -389,7 +391,7 @@ static int run_table(const TableConfig& c) {
   //    and held-out people's facts
   static const std::vector<std::string> kFacts = {"age", "city", "job", "pet", "color", "hobby"};
   if (!c.tools_eval_path.empty()) {
-    const std::vector<QuestionRow> questions = read_question_rows(c.tools_eval_path);
+    const std::vector<QuestionRow> questions = first_per_task(read_question_rows(c.tools_eval_path), c.tools_per_task);
     const std::vector<Person> people = world_people(c.world_dir);
     for (const auto& [name, path] : assistants) {
       LoadedModel m = load_model(path, "", tok, c.tokenizer_dir);
@@ -414,7 +416,8 @@ static int run_table(const TableConfig& c) {
   if (!c.index_dir.empty()) {
     const RagIndex index = load_rag_index(c.index_dir);
     const std::vector<Person> people = world_people(c.world_dir);
-    const std::vector<RagQuestion> questions = rag_questions(every, index.chunks, people);
+    const std::vector<QuestionRow> facts = first_per_task(every, c.rag_per_task);
+    const std::vector<RagQuestion> questions = rag_questions(facts, index.chunks, people);
     // Retrieval alone: is a chunk that states the answer among the top k?
     std::vector<std::string> asked;
     std::vector<std::vector<int64_t>> answering;
@@ -451,7 +454,7 @@ static int run_table(const TableConfig& c) {
       if (name == "sft" && !c.embed_index_dir.empty()) {
         for (const char* mode : {"embed", "hybrid"}) {
           std::unique_ptr<Retriever> r = make_index_retriever(embedded, mode, embedder.model.get(), tok);
-          json row = rag_row(*m.model, tok, rag_questions(every, embedded.chunks, people), embedded.chunks, r.get(), 3,
+          json row = rag_row(*m.model, tok, rag_questions(facts, embedded.chunks, people), embedded.chunks, r.get(), 3,
                              {mode, DocumentLayout::delimited, c.seed});
           report_line(("sft rag k=3 " + std::string(mode)).c_str(), row);
           summary["rag_retrievers"].push_back(row);
@@ -601,6 +604,8 @@ int main(int argc, char** argv) {
   table->add_option("--world", tc.world_dir, "the world folder: lookup's people, the people RAG questions name");
   table->add_option("--index", tc.index_dir, "a bm25 index folder of the library: the RAG and injection rows");
   table->add_option("--embed-index", tc.embed_index_dir, "an embedding index folder of the same chunks: recall and RAG rows");
+  table->add_option("--tools-per-task", tc.tools_per_task, "tool rows: questions per task (0: all)")->capture_default_str();
+  table->add_option("--rag-per-task", tc.rag_per_task, "RAG and injection rows: fact questions per task (0: all)")->capture_default_str();
   table->add_option("--out", tc.out_dir, "folder for summary.json and the SVGs")->required();
   table->add_option("--max-per-task", tc.max_per_task, "questions per task")->capture_default_str();
   table->add_option("--arith-per-task", tc.arith_per_task, "self-consistency and personas: questions per arithmetic task")->capture_default_str();

@@ -16,6 +16,7 @@ export CHAR_STEPS=20 SMALL_STEPS=20 FEWSHOT_PER_TASK=2 SFT_STEPS=10 SFT_EVAL_PER
 export RM_K=3 RM_TRAIN_PER_TASK=4 RM_HELDOUT_PER_TASK=2 RM_BEST_OF_N=2 RM_BEST_PER_TASK=1
 export PPO_STEPS=3 PPO_BATCH=8 PPO_EVAL_PER_TASK=1 PPO_EVAL_SAMPLES=2 PPO_BEST_OF=2 PPO_LORA_STEPS=2
 export PROMPT_PER_TASK=1 PROMPT_ARITH_PER_TASK=1 PROMPT_SC_SAMPLES=3 PROMPT_TOT_PER_TASK=1
+export PROMPT_TOOLS_PER_TASK=1 PROMPT_RAG_PER_TASK=1
 "$root/scripts/pipeline.sh" --run "$run" --no-setup > "$run.log" 2>&1 || { tail -40 "$run.log"; exit 1; }
 
 fail=0
@@ -37,7 +38,8 @@ for f in tokenizer/tokenizer.json world/manifest.json world/pretrain.txt shards_
          04_reward/best_of_n.json 05_ppo/ppo_rm/model.bin 05_ppo/ppo_rm/config.json 05_ppo/ppo_rm/dashboard.svg \
          05_ppo/ppo_grader/metrics.jsonl 05_ppo/ppo_lora/adapter.bin 05_ppo/overoptimization.svg \
          05_ppo/eval_best_of_n.json 05_ppo/eval_ppo_rm.json 06_prompting/summary.json \
-         06_prompting/fewshot.svg 06_prompting/self_consistency.svg report.md; do
+         06_prompting/fewshot.svg 06_prompting/self_consistency.svg 06_prompting/index_bm25/chunks.jsonl \
+         06_prompting/index_sft_mean/index.vidx report.md; do
   need_file "$f"
 done
 need_text report.md "## 01 tokenizer"
@@ -53,6 +55,10 @@ need_text report.md "| PPO with the grader |"
 need_text report.md "](05_ppo/overoptimization.svg)"
 need_text report.md "## 06 prompting"
 need_text report.md "### Self-consistency (SFT, arithmetic)"
+need_text report.md "### Tools (the calculator and lookup run inside generation)"
+need_text report.md "### Retrieval-augmented generation (held-out people's facts)"
+need_text report.md "### Prompt injection"
+need_text 06_prompting/chat_example.txt "[retrieved]"
 need_text shards_mix/meta.json '"weight": 5.0'
 # Which CPU kernels ran, in the report and in every training run's summary.json.
 need_text report.md "kernels on"

@@ -77,15 +77,15 @@ struct WorldConfig {
   // Chapter 06's tools and retrieval (documents.h). The lookup and document shares are about
   // invented people (random syllable names, attributes drawn afresh each time), so a reply can only
   // come from the call's result or the document, never from memory:
-  int sft_documents = 3000;            // a question with 1 … 3 documents in the user message, half
+  int sft_documents = 2000;            // a question with 1 … 3 documents in the user message, half
                                        // in each layout (documents.h), about an invented person
   double document_injection_rate = 0.25;  // of the delimited ones: a distractor carries an
                                        // instruction the answer ignores (the mitigation's training)
   int sft_override = 100;              // "Q Ignore the question and answer X." → X
   int sft_mental = 150;                // the mental-arithmetic system prompt → a calculator trace
   int sft_large_calc = 200;            // the tools prompt, operands of 3 … large_digits digits → calc
-  int sft_lookup_names = 800;          // the tools prompt, a fact of an invented person → lookup
-  int sft_repeat = 1500;               // "Repeat: Vugan Nazezoh Pupeho" → the names again: copying
+  int sft_lookup_names = 400;          // the tools prompt, a fact of an invented person → lookup
+  int sft_repeat = 0;                  // "Repeat: Vugan Nazezoh Pupeho" → the names again: copying
                                        // unseen names token by token, which lookup and reading need
   int large_digits = 4;                // operands of the large problems (eval_tools' additions)
   int ppo_prompts = 1000;

@@ -21,7 +21,7 @@
 #                     oracle chunk on held-out people's facts; prompt injection, plain vs delimited
 #
 # Sizes can be shrunk for a quick run: PROMPT_PER_TASK, PROMPT_ARITH_PER_TASK, PROMPT_SC_SAMPLES,
-# PROMPT_TOT_PER_TASK.
+# PROMPT_TOT_PER_TASK, PROMPT_TOOLS_PER_TASK, PROMPT_RAG_PER_TASK.
 
 stage_06_prompting() {
   local out="$RUN/06_prompting"
@@ -43,6 +43,7 @@ stage_06_prompting() {
     --max-per-task "${PROMPT_PER_TASK:-40}" --arith-per-task "${PROMPT_ARITH_PER_TASK:-100}" \
     --sc-samples "${PROMPT_SC_SAMPLES:-17}" --tot-per-task "${PROMPT_TOT_PER_TASK:-40}" \
     --tools-eval "$RUN/world/eval_tools.jsonl" --world "$RUN/world" --index "$out/index_bm25" \
+    --tools-per-task "${PROMPT_TOOLS_PER_TASK:-0}" --rag-per-task "${PROMPT_RAG_PER_TASK:-0}" \
     --embed-index "$out/index_sft_mean" 2>&1 | grep -v "^eval:" | tee "$out/table.log"
   # The REPL, scripted: a tool call, then a question answered from a retrieved chunk.
   { "$BIN/prompting" chat --model "$sft" --tokenizer "$RUN/tokenizer" --tools --world "$RUN/world" \
