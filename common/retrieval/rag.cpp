@@ -251,7 +251,7 @@ json rag_row(GPT& model, const Tokenizer& tok, const std::vector<RagQuestion>& q
     const SampleResult& s = r.samples.at(0);
     tally.add(r.question.task, s.correct);
     wrong_answered += !s.correct && s.well_formed && s.extracted.has_value();
-    const int64_t n = static_cast<int64_t>(tok.encode(r.page).size()) + 1;
+    const int64_t n = static_cast<int64_t>(r.prompt_tokens);
     prompt_tokens += n;
     cut += n > room;
   }
