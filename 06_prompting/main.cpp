@@ -73,7 +73,7 @@ static Measured measure(GPT& model, const Tokenizer& tok, const std::vector<Ques
   // Where the context runs out: prompts the evaluator had to cut (their start dropped).
   int cut = 0;
   for (const QuestionResult& q : m.report.questions) {
-    cut += static_cast<int64_t>(tok.encode(q.page).size()) + 1 > spec.context_length - spec.max_new_tokens;
+    cut += static_cast<int64_t>(q.prompt_tokens) > spec.context_length - spec.max_new_tokens;
   }
   m.row["prompts_cut"] = cut;
   if (o.technique == Technique::tools) m.row["tool_use"] = tool_use_json(m.report, people);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <map>
@@ -117,6 +118,13 @@ TEST(WorldRender, DefaultWorldSchemaAndManifest) {
   }
   EXPECT_DOUBLE_EQ(manifest["chance_level"]["city"].get<double>(), 1.0 / 20);
   EXPECT_DOUBLE_EQ(manifest["chance_level"]["palindrome"].get<double>(), 0.5);
+  // Every file of the world but the manifest itself has its entry, eval_tools.jsonl included.
+  std::set<std::string> listed(world_file_names().begin(), world_file_names().end()), entries;
+  listed.erase("manifest.json");
+  for (const auto& [name, entry] : manifest["files"].items()) entries.insert(name);
+  EXPECT_EQ(entries, listed);
+  EXPECT_TRUE(listed.contains("eval_tools.jsonl"));
+  for (const std::string& name : world_file_names()) EXPECT_TRUE(fs::exists(dir / name)) << name;
 
   // Documents: separated by <|endoftext|>, counts as in the manifest, few MB at most.
   for (const char* name : {"pretrain.txt", "library.txt"}) {
@@ -151,7 +159,8 @@ TEST(WorldRender, DefaultWorldSchemaAndManifest) {
     }
   }
   // Task rows.
-  for (const char* name : {"ppo_prompts.jsonl", "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "eval_constraint.jsonl"}) {
+  for (const char* name : {"ppo_prompts.jsonl", "eval_val.jsonl", "eval_test.jsonl", "eval_seen.jsonl", "eval_constraint.jsonl",
+                            "eval_tools.jsonl"}) {
     auto rows = read_jsonl(dir / name);
     EXPECT_EQ(rows.size(), manifest["files"][name]["lines"].get<size_t>()) << name;
     EXPECT_GT(rows.size(), 0u);
@@ -163,11 +172,26 @@ TEST(WorldRender, DefaultWorldSchemaAndManifest) {
       EXPECT_GE(manifest["files"][name]["by_task"].value(std::string(task_name(k)), 0), is_constraint_task(k) ? 0 : 10)
           << name << " " << task_name(k);
   EXPECT_EQ(manifest["files"]["eval_constraint.jsonl"]["by_task"], json({{"avoid", 45}}));
-  // SFT's shares: 300 self-checks and 150 constraint requests on 3000 answers; val the same share.
-  EXPECT_EQ(manifest["files"]["sft_train.jsonl"]["lines"], 3000 + 300 + 150);
-  EXPECT_EQ(manifest["files"]["sft_train.jsonl"]["self_checks"], 300);
-  EXPECT_EQ(manifest["files"]["sft_val.jsonl"]["lines"], 300 + 30 + 15);
-  EXPECT_EQ(manifest["files"]["sft_val.jsonl"]["self_checks"], 30);
+  // SFT's shares (self-checks, constraint requests, documents, overrides, the mental-arithmetic
+  // prompt, large calculator problems, lookups of invented people) on top of the answered
+  // questions; val holds each share in the same proportion to its answers, rounded.
+  const WorldConfig d;
+  const std::vector<int> shares = {d.sft_self_check, d.sft_constraint, d.sft_documents, d.sft_override,
+                                   d.sft_mental,     d.sft_large_calc, d.sft_lookup_names};
+  auto val_share = [&](int n) { return static_cast<int>(std::lround(double(n) * d.sft_val / d.sft_train)); };
+  int train_lines = d.sft_train, val_lines = d.sft_val;
+  for (int n : shares) train_lines += n, val_lines += val_share(n);
+  EXPECT_EQ(manifest["files"]["sft_train.jsonl"]["lines"], train_lines);
+  EXPECT_EQ(manifest["files"]["sft_train.jsonl"]["self_checks"], d.sft_self_check);
+  EXPECT_EQ(manifest["files"]["sft_val.jsonl"]["lines"], val_lines);
+  EXPECT_EQ(manifest["files"]["sft_val.jsonl"]["self_checks"], val_share(d.sft_self_check));
+  // eval_tools: eval_test's multiplications and facts, and eval_per_task large additions.
+  const json& tools = manifest["files"]["eval_tools.jsonl"]["by_task"];
+  const json& test = manifest["files"]["eval_test.jsonl"]["by_task"];
+  EXPECT_EQ(tools["add"], d.eval_per_task);
+  EXPECT_EQ(tools["mul"], test["mul"]);
+  for (const char* fact : {"age", "city", "job", "pet", "color", "hobby"}) EXPECT_EQ(tools[fact], test[fact]) << fact;
+  EXPECT_EQ(tools.size(), 8u) << tools.dump();
   // Preferences: TRL's three strings, chosen really preferred by the grader's rules.
   auto prefs = read_jsonl(dir / "preferences_train.jsonl");
   EXPECT_EQ(prefs.size(), manifest["files"]["preferences_train.jsonl"]["lines"].get<size_t>());
@@ -189,7 +213,7 @@ TEST(WorldRender, GoldAnswersGradeCorrect) {
       EXPECT_TRUE(is_well_formed(c.assistant, c.format)) << format_name(c.format) << ": " << c.assistant;
     }
   for (const Task& t : w.ppo_prompts) EXPECT_TRUE(is_correct(t.answer, t.answer)) << t.answer;
-  for (const auto* qs : {&w.eval_val, &w.eval_test, &w.eval_seen})
+  for (const auto* qs : {&w.eval_val, &w.eval_test, &w.eval_seen, &w.eval_tools})
     for (const EvalQuestion& q : *qs) EXPECT_TRUE(is_correct(q.task.answer, q.task.answer)) << q.task.answer;
 }
 

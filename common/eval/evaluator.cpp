@@ -58,8 +58,9 @@ std::vector<QuestionResult> pose_questions(const std::vector<QuestionRow>& quest
     asked[q.task]++;
     const SolvedExamples examples = shots > 0 ? pool.draw(q, shots, rng) : SolvedExamples{};
     EvalPrompt prompt = build_prompt(tok, spec.prompt, examples, q.prompt);
+    const size_t prompt_tokens = prompt.ids.size();
     if (prompt.ids.size() > room) prompt.ids.erase(prompt.ids.begin(), prompt.ids.end() - room);  // the oldest go
-    out.push_back({q, row, std::move(prompt.page), {}, std::nullopt, false});
+    out.push_back({q, row, std::move(prompt.page), prompt_tokens, {}, std::nullopt, false});
     prompts.push_back(std::move(prompt.ids));
   }
   return out;

@@ -83,6 +83,8 @@ struct QuestionResult {
   QuestionRow question;
   size_t row = 0;                      // its line in the question set, 0-based
   std::string page;                    // the prompt as text (prompt_format.h), before any cut
+  size_t prompt_tokens = 0;            // the prompt's ids before any cut, <|endoftext|> and chat
+                                       // markers one token each (encoding `page` again is not it)
   std::vector<SampleResult> samples;   // N, in sampling order
   std::optional<std::string> vote;     // the majority answer (majority_vote, eval_report.h)
   bool vote_correct = false;

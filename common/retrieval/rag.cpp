@@ -1,7 +1,6 @@
 #include "common/retrieval/rag.h"
 
 #include <algorithm>
-#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -75,17 +74,6 @@ class IndexRetriever : public Retriever {
   std::unique_ptr<HybridRetriever> hybrid_;
   Retriever* use_ = nullptr;
 };
-
-// `value` appears in `text` as a whole word ("4" is not in "46").
-bool states(std::string_view text, std::string_view value) {
-  for (size_t at = text.find(value); at != std::string_view::npos; at = text.find(value, at + 1)) {
-    const bool left = at == 0 || !std::isalnum(static_cast<unsigned char>(text[at - 1]));
-    const size_t end = at + value.size();
-    const bool right = end == text.size() || !std::isalnum(static_cast<unsigned char>(text[end]));
-    if (left && right) return true;
-  }
-  return false;
-}
 
 json chunk_json(const Chunk& c) {
   return {{"source", c.source}, {"document", c.document}, {"offset", c.offset}, {"length", c.length}, {"text", c.text}};
@@ -204,7 +192,7 @@ std::vector<RagQuestion> rag_questions(const std::vector<QuestionRow>& rows, con
                                "\"): expected the name of one person, found " + std::to_string(named.size()));
     RagQuestion q{rows[i], names[*named.begin()], {}};
     for (size_t c = 0; c < chunks.size(); c++)
-      if (words[c].count(*named.begin()) && states(chunks[c].text, rows[i].answer)) q.answering.push_back(static_cast<int64_t>(c));
+      if (words[c].count(*named.begin()) && contains_word(chunks[c].text, rows[i].answer)) q.answering.push_back(static_cast<int64_t>(c));
     out.push_back(std::move(q));
   }
   return out;
@@ -263,7 +251,7 @@ json rag_row(GPT& model, const Tokenizer& tok, const std::vector<RagQuestion>& q
     const SampleResult& s = r.samples.at(0);
     tally.add(r.question.task, s.correct);
     wrong_answered += !s.correct && s.well_formed && s.extracted.has_value();
-    const int64_t n = static_cast<int64_t>(tok.encode(r.page).size()) + 1;
+    const int64_t n = static_cast<int64_t>(r.prompt_tokens);
     prompt_tokens += n;
     cut += n > room;
   }

@@ -1,5 +1,6 @@
 #include "common/world/documents.h"
 
+#include <cctype>
 #include <stdexcept>
 
 namespace sog {
@@ -56,6 +57,16 @@ std::vector<std::string> document_passages(std::string_view document, int senten
   }
   if (in_passage) out.push_back(std::move(passage));
   return out;
+}
+
+bool contains_word(std::string_view text, std::string_view word) {
+  if (word.empty()) return false;
+  const auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+  for (size_t at = text.find(word); at != std::string_view::npos; at = text.find(word, at + 1)) {
+    const size_t end = at + word.size();
+    if ((at == 0 || !alnum(text[at - 1])) && (end == text.size() || !alnum(text[end]))) return true;
+  }
+  return false;
 }
 
 std::string override_instruction(std::string_view answer) {

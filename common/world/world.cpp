@@ -1,7 +1,6 @@
 #include "common/world/world.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <map>
 #include <set>
@@ -604,12 +603,8 @@ ArithProblem large_problem_in(const Generator& g, Split s, TaskKind op, int min_
 // The passage of a document (document_passages) that states `value`, the first one if several do.
 std::string passage_with(const std::string& document, const std::string& value) {
   const std::vector<std::string> passages = document_passages(document);
-  for (const std::string& p : passages) {
-    const size_t at = p.find(value);  // as a whole word: "4" must not match "46"
-    if (at != std::string::npos && (at == 0 || !std::isalnum(static_cast<unsigned char>(p[at - 1]))) &&
-        (at + value.size() == p.size() || !std::isalnum(static_cast<unsigned char>(p[at + value.size()]))))
-      return p;
-  }
+  for (const std::string& p : passages)
+    if (contains_word(p, value)) return p;  // "4" is not in "46", "dog" is in "Padog owns a dog."
   throw std::logic_error("passage_with: no passage of the document states '" + value + "'");
 }
 
