@@ -14,7 +14,7 @@ stage_03_sft() {
   local out="$RUN/03_sft"
   mkdir -p "$out"
   local base="$RUN/02_pretrain/small/model.bin" tok="$RUN/tokenizer" world="$RUN/world"
-  local steps="${SFT_STEPS:-400}" per_task="${SFT_EVAL_PER_TASK:-50}"
+  local steps="${SFT_STEPS:-600}" per_task="${SFT_EVAL_PER_TASK:-50}"
   if [[ ! -f "$world/sft_train.jsonl" ]]; then
     "$BIN/tokenizer" world --out "$world"
   fi
