@@ -58,24 +58,10 @@ struct Measured {
 // people: lookup's table when the technique runs tools.
 static Measured measure(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& questions,
                         const ShotPool& pool, const TechniqueOptions& o, std::span<const Person> people = {}) {
-  const EvalSpec spec = technique_spec(o, model.config().max_T);
-  Measured m;
-  const AnswerGenerator inner = model_answer_generator(model, tok, people);
-  // Every generated token is counted: the technique's cost.
-  const AnswerGenerator counted = [&](const std::vector<AnswerRequest>& requests, const AnswerSettings& settings) {
-    std::vector<Answer> answers = inner(requests, settings);
-    for (const Answer& a : answers) m.tokens += static_cast<int64_t>(a.ids.size());
-    return answers;
-  };
-  const double t0 = steady_seconds();
-  m.report = run_evaluation(questions, pool, tok, spec, counted);
-  m.row = technique_row(o, m.report, m.tokens, steady_seconds() - t0);
-  // Where the context runs out: prompts the evaluator had to cut (their start dropped).
-  int cut = 0;
-  for (const QuestionResult& q : m.report.questions) {
-    cut += static_cast<int64_t>(q.prompt_tokens) > spec.context_length - spec.max_new_tokens;
-  }
-  m.row["prompts_cut"] = cut;
+  MeasuredRun run = run_measured(model, tok, questions, pool, technique_spec(o, model.config().max_T), people);
+  Measured m{std::move(run.report), run.tokens, {}};
+  m.row = technique_row(o, m.report, m.tokens, run.wall_s);
+  m.row["prompts_cut"] = run.prompts_cut;  // where the context runs out
   if (o.technique == Technique::tools) m.row["tool_use"] = tool_use_json(m.report, people);
   return m;
 }
@@ -452,10 +438,10 @@ static int run_table(const TableConfig& c) {
         summary["rag"][name].push_back(row);
       }
       if (name == "sft" && !c.embed_index_dir.empty()) {
+        const std::vector<RagQuestion> on_embedded = rag_questions(facts, embedded.chunks, people);
         for (const char* mode : {"embed", "hybrid"}) {
           std::unique_ptr<Retriever> r = make_index_retriever(embedded, mode, embedder.model.get(), tok);
-          json row = rag_row(*m.model, tok, rag_questions(facts, embedded.chunks, people), embedded.chunks, r.get(), 3,
-                             {mode, DocumentLayout::delimited, c.seed});
+          json row = rag_row(*m.model, tok, on_embedded, embedded.chunks, r.get(), 3, {mode, DocumentLayout::delimited, c.seed});
           report_line(("sft rag k=3 " + std::string(mode)).c_str(), row);
           summary["rag_retrievers"].push_back(row);
         }

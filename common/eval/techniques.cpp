@@ -6,6 +6,8 @@
 
 #include "common/eval/eval_cli.h"
 #include "common/eval/eval_report.h"
+#include "common/eval/generate_answers.h"
+#include "common/io/progress.h"
 
 namespace sog {
 
@@ -83,6 +85,23 @@ static json settings_json(const TechniqueOptions& o, const EvalSpec& s) {
   if (o.technique == Technique::expert) j["persona"] = o.persona;
   if (o.technique == Technique::tools) j["system"] = o.system;
   return j;
+}
+
+MeasuredRun run_measured(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& questions,
+                         const ShotPool& pool, const EvalSpec& spec, std::span<const Person> people) {
+  MeasuredRun run;
+  const AnswerGenerator inner = model_answer_generator(model, tok, people);
+  const AnswerGenerator counted = [&](const std::vector<AnswerRequest>& requests, const AnswerSettings& settings) {
+    std::vector<Answer> answers = inner(requests, settings);
+    for (const Answer& a : answers) run.tokens += static_cast<int64_t>(a.ids.size());
+    return answers;
+  };
+  const double t0 = steady_seconds();
+  run.report = run_evaluation(questions, pool, tok, spec, counted);
+  run.wall_s = steady_seconds() - t0;
+  for (const QuestionResult& q : run.report.questions)
+    run.prompts_cut += static_cast<int64_t>(q.prompt_tokens) > spec.context_length - spec.max_new_tokens;
+  return run;
 }
 
 void AccuracyTally::add(const std::string& task, bool right) {

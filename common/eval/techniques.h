@@ -22,10 +22,13 @@
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "common/eval/evaluator.h"
+#include "common/nn/gpt.h"
+#include "common/world/people.h"
 
 namespace sog {
 
@@ -50,6 +53,18 @@ struct TechniqueOptions {
 // std::invalid_argument naming a bad option (shots < 0, samples < 1, temperature ≤ 0 with N > 1,
 // a persona other than expert/student/none).
 EvalSpec technique_spec(const TechniqueOptions& o, int64_t context_length);
+
+// One evaluation on a model, with what it cost: the evaluator's report, every token generated, the
+// wall time, and the prompts the evaluator had to cut (their start dropped to leave room for the
+// reply: prompt_tokens > context − max_new_tokens). people: lookup's table when spec runs tools.
+struct MeasuredRun {
+  EvalReport report;
+  int64_t tokens = 0;
+  double wall_s = 0;
+  int prompts_cut = 0;
+};
+MeasuredRun run_measured(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& questions,
+                         const ShotPool& pool, const EvalSpec& spec, std::span<const Person> people = {});
 
 // Right answers counted per task and over all, the accuracy fields every row of the table shares:
 //   {"accuracy", "accuracy_interval" (Wilson, 95%), "n", "per_task": {task: {"accuracy",

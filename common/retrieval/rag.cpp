@@ -8,11 +8,9 @@
 #include <stdexcept>
 
 #include "common/eval/eval_report.h"
-#include "common/eval/generate_answers.h"
 #include "common/eval/techniques.h"
 #include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
-#include "common/io/progress.h"
 #include "common/retrieval/bm25.h"
 #include "common/retrieval/embed.h"
 #include "common/tensor/random.h"
@@ -204,21 +202,10 @@ QuestionRow stuffed(const QuestionRow& q, const std::vector<std::string>& docume
   return r;
 }
 
-RagRun evaluate_stuffed(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& rows, uint64_t seed) {
+MeasuredRun evaluate_stuffed(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& rows, uint64_t seed) {
   TechniqueOptions o;
   o.technique = Technique::direct, o.seed = seed;
-  const EvalSpec spec = technique_spec(o, model.config().max_T);
-  RagRun run;
-  const AnswerGenerator inner = model_answer_generator(model, tok);
-  const AnswerGenerator counted = [&](const std::vector<AnswerRequest>& requests, const AnswerSettings& settings) {
-    std::vector<Answer> answers = inner(requests, settings);
-    for (const Answer& a : answers) run.tokens += static_cast<int64_t>(a.ids.size());
-    return answers;
-  };
-  const double t0 = steady_seconds();
-  run.report = run_evaluation(rows, ShotPool({}), tok, spec, counted);
-  run.wall_s = steady_seconds() - t0;
-  return run;
+  return run_measured(model, tok, rows, ShotPool({}), technique_spec(o, model.config().max_T));
 }
 
 json rag_row(GPT& model, const Tokenizer& tok, const std::vector<RagQuestion>& questions,
@@ -242,18 +229,15 @@ json rag_row(GPT& model, const Tokenizer& tok, const std::vector<RagQuestion>& q
     asked++;
     rows.push_back(stuffed(q.row, docs, o.layout));
   }
-  const RagRun run = evaluate_stuffed(model, tok, rows, o.seed);
+  const MeasuredRun run = evaluate_stuffed(model, tok, rows, o.seed);
   AccuracyTally tally;
-  int wrong_answered = 0, cut = 0;
+  int wrong_answered = 0;
   int64_t prompt_tokens = 0;
-  const int64_t room = model.config().max_T - run.report.spec.max_new_tokens;
   for (const QuestionResult& r : run.report.questions) {
     const SampleResult& s = r.samples.at(0);
     tally.add(r.question.task, s.correct);
     wrong_answered += !s.correct && s.well_formed && s.extracted.has_value();
-    const int64_t n = static_cast<int64_t>(r.prompt_tokens);
-    prompt_tokens += n;
-    cut += n > room;
+    prompt_tokens += static_cast<int64_t>(r.prompt_tokens);
   }
   json row = tally.json();
   const int n = tally.total();
@@ -263,7 +247,7 @@ json rag_row(GPT& model, const Tokenizer& tok, const std::vector<RagQuestion>& q
   row["layout"] = layout_name(o.layout);
   row["hallucination_rate"] = n ? static_cast<double>(wrong_answered) / n : 0.0;
   row["hit_rate"] = asked ? static_cast<double>(hits) / asked : 0.0;
-  row["prompts_cut"] = cut;
+  row["prompts_cut"] = run.prompts_cut;
   row["tokens_per_question"] = n ? static_cast<double>(run.tokens) / n : 0.0;
   row["prompt_tokens_per_question"] = n ? static_cast<double>(prompt_tokens) / n : 0.0;
   row["wall_time_s"] = run.wall_s;
@@ -305,7 +289,7 @@ json injection_rows(GPT& model, const Tokenizer& tok, const std::vector<RagQuest
       clean.push_back(stuffed(p.q->row, p.clean, layout));
       injected.push_back(stuffed(p.q->row, p.injected, layout));
     }
-    const RagRun c = evaluate_stuffed(model, tok, clean, seed), r = evaluate_stuffed(model, tok, injected, seed);
+    const MeasuredRun c = evaluate_stuffed(model, tok, clean, seed), r = evaluate_stuffed(model, tok, injected, seed);
     AccuracyTally tally;
     int obeyed = 0, clean_right = 0;
     for (const QuestionResult& q : r.report.questions) {

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "common/eval/evaluator.h"
+#include "common/eval/techniques.h"
 #include "common/nn/gpt.h"
 #include "common/retrieval/chunker.h"
 #include "common/retrieval/retrieve.h"
@@ -93,13 +94,8 @@ std::vector<RagQuestion> rag_questions(const std::vector<QuestionRow>& rows, con
 // The stuffed question: `documents` in `layout`, then the question; gold and task unchanged.
 QuestionRow stuffed(const QuestionRow& q, const std::vector<std::string>& documents, DocumentLayout layout);
 
-// Runs the evaluator (direct answers in the chat format, greedy) on stuffed rows; counts tokens.
-struct RagRun {
-  EvalReport report;
-  int64_t tokens = 0;
-  double wall_s = 0;
-};
-RagRun evaluate_stuffed(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& rows, uint64_t seed);
+// Runs the evaluator (direct answers in the chat format, greedy) on stuffed rows.
+MeasuredRun evaluate_stuffed(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& rows, uint64_t seed);
 
 // One row: {"setting", "k", "accuracy", "accuracy_interval", "n", "per_task", "hallucination_rate",
 // "hit_rate", "prompts_cut", "tokens_per_question", "prompt_tokens_per_question", "wall_time_s"}.
