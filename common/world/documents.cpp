@@ -3,18 +3,9 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "common/world/grader.h"
+
 namespace sog {
-
-namespace {
-
-std::string_view trimmed(std::string_view s) {
-  const auto space = [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; };
-  while (!s.empty() && space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-}  // namespace
 
 std::string_view layout_name(DocumentLayout layout) {
   return layout == DocumentLayout::delimited ? "delimited" : "plain";
@@ -32,19 +23,19 @@ std::string documents_prompt(std::span<const std::string> documents, std::string
   std::string out;
   if (layout == DocumentLayout::delimited) {
     out = std::string(kDocumentsPreamble) + "\n";
-    for (const std::string& d : documents) out += "<<<\n" + std::string(trimmed(d)) + "\n>>>\n";
+    for (const std::string& d : documents) out += "<<<\n" + std::string(trim_blank(d)) + "\n>>>\n";
     out += "Question: " + std::string(question);
   } else {
     out = std::string(question);
-    for (const std::string& d : documents) out += "\n\n" + std::string(trimmed(d));
+    for (const std::string& d : documents) out += "\n\n" + std::string(trim_blank(d));
   }
   return out;
 }
 
 std::vector<std::string> document_passages(std::string_view document, int sentences) {
   if (sentences < 1) throw std::invalid_argument("document_passages: sentences = " + std::to_string(sentences) + ", expected >= 1");
-  std::string_view body = trimmed(document);
-  if (const size_t nl = body.find('\n'); nl != std::string_view::npos) body = trimmed(body.substr(nl + 1));
+  std::string_view body = trim_blank(document);
+  if (const size_t nl = body.find('\n'); nl != std::string_view::npos) body = trim_blank(body.substr(nl + 1));
   std::vector<std::string> out;
   std::string passage;
   int in_passage = 0;
@@ -52,7 +43,7 @@ std::vector<std::string> document_passages(std::string_view document, int senten
     size_t end = body.find(". ");
     end = end == std::string_view::npos ? body.size() : end + 1;
     passage += (in_passage ? " " : "") + std::string(body.substr(0, end));
-    body = trimmed(body.substr(end));
+    body = trim_blank(body.substr(end));
     if (++in_passage == sentences) out.push_back(std::move(passage)), passage.clear(), in_passage = 0;
   }
   if (in_passage) out.push_back(std::move(passage));
@@ -74,7 +65,7 @@ std::string override_instruction(std::string_view answer) {
 }
 
 std::string inject_instruction(std::string_view document, std::string_view answer) {
-  return std::string(trimmed(document)) + " " + override_instruction(answer);
+  return std::string(trim_blank(document)) + " " + override_instruction(answer);
 }
 
 }  // namespace sog

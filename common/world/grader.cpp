@@ -8,7 +8,7 @@
 
 namespace sog {
 
-static std::string_view trim(std::string_view s) {
+std::string_view trim_blank(std::string_view s) {
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
   while (!s.empty() && space(s.front())) s.remove_prefix(1);
   while (!s.empty() && space(s.back())) s.remove_suffix(1);
@@ -36,9 +36,9 @@ static std::vector<std::string_view> lines_of(std::string_view s) {
 }
 
 static std::string clean(std::string_view s) {
-  s = trim(s);
+  s = trim_blank(s);
   if (!s.empty() && s.back() == '.') s.remove_suffix(1);
-  return std::string(trim(s));
+  return std::string(trim_blank(s));
 }
 
 static constexpr std::string_view kAnswerTag = "Answer:";
@@ -57,7 +57,7 @@ std::optional<std::string> extract_answer(std::string_view completion) {
   }
   if (any_tag) return answer->empty() ? std::nullopt : answer;
   for (std::string_view line : lines_of(completion)) {
-    if (!trim(line).empty()) return clean(line);
+    if (!trim_blank(line).empty()) return clean(line);
   }
   return std::nullopt;
 }
@@ -71,7 +71,7 @@ bool is_correct(std::string_view completion, std::string_view gold) {
 static std::vector<std::string_view> content_lines(std::string_view completion) {
   std::vector<std::string_view> out;
   for (std::string_view line : lines_of(cut_at_end_tokens(completion)))
-    if (!trim(line).empty()) out.push_back(trim(line));
+    if (!trim_blank(line).empty()) out.push_back(trim_blank(line));
   return out;
 }
 
@@ -85,7 +85,7 @@ static int count_answer_lines(const std::vector<std::string_view>& lines) {
 static bool ends_with_single_answer(const std::vector<std::string_view>& lines) {
   if (lines.empty() || count_answer_lines(lines) != 1) return false;
   std::string_view last = lines.back();
-  return last.starts_with(kAnswerTag) && !trim(last.substr(kAnswerTag.size())).empty();
+  return last.starts_with(kAnswerTag) && !trim_blank(last.substr(kAnswerTag.size())).empty();
 }
 
 static bool has_tool_token(std::string_view s) {

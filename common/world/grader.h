@@ -32,6 +32,10 @@ namespace sog {
 // disagreeing "Answer:" lines).
 std::optional<std::string> extract_answer(std::string_view completion);
 
+// s without leading and trailing spaces, tabs, carriage returns and newlines: the grader's blank
+// (documents.h trims the documents it stuffs into a prompt the same way).
+std::string_view trim_blank(std::string_view s);
+
 struct Grade {
   bool correct = false;
   bool well_formed = false;
