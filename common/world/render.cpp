@@ -88,14 +88,14 @@ ojson world_manifest(const World& w) {
                              {"by_kind", kinds}};
     files["library.txt"] = {{"documents", w.library_docs.size()}, {"bytes", render_documents(w.library_docs).size()}};
   }
-  auto conv_kind = [](const Conversation& c) { return c.kind; };
+  auto conv_kind = [](const Conversation* c) { return c->kind; };
   for (auto [name, convs] : {std::pair{"sft_train.jsonl", &w.sft_train}, std::pair{"sft_val.jsonl", &w.sft_val}}) {
     std::map<std::string, int> formats, shares;
     int self_checks = 0;
-    std::vector<Conversation> answered;  // by_task: the conversations whose reply answers their task
+    std::vector<const Conversation*> answered;  // by_task: the conversations whose reply answers their task
     for (const auto& c : *convs) {
       formats[std::string(format_name(c.format))]++, self_checks += c.self_check, shares[c.share]++;
-      if (c.share != "override" && c.share != "repeat") answered.push_back(c);
+      if (c.share != "override" && c.share != "repeat") answered.push_back(&c);
     }
     files[name] = {{"lines", convs->size()}, {"by_task", counts_by_task(answered, conv_kind)}, {"by_format", formats},
                    {"by_share", shares}, {"self_checks", self_checks}};
