@@ -14,11 +14,11 @@
 //   - each prompt is prefilled alone into its row of the cache (a one-row forward_cached on
 //     KVCache::row: the computation of generate's prefill), and a row whose context reaches maxT
 //     re-prefills its last maxT/2 tokens alone, as generate does (decode_with_cache);
-//   - then every live row decodes one token per step together (GPT::forward_cached_rows): each row
-//     at its own position, attending to its own row of the cache, and the only computation the rows
-//     share is the matmul of each Linear layer, whose every row has the same bits whatever the number
-//     of rows (matmul_kernels.h: at most kMatmulDotRowsMaxM rows per step, so a larger batch steps
-//     in groups of that many).
+//   - then every live row decodes one token per step together (BatchDecoder::step, the machine
+//     this loop runs on, common/generate/batch_decoder.h): each row at its own position, attending
+//     to its own row of the cache, and the only computation the rows share is the matmul of each
+//     Linear layer, whose every row has the same bits whatever the number of rows
+//     (matmul_kernels.h: at most kMatmulDotRowsMaxM rows per group).
 // A row that stops leaves the step at once (it costs nothing more), and its row of the cache takes
 // the next waiting prompt: options.batch_size rows decode at a time however many prompts there are.
 //

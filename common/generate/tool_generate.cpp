@@ -19,6 +19,7 @@ std::vector<int32_t> ToolTranscript::tokens() const {
 
 namespace {
 
+// The three tool tokens, looked up in this order (the first one missing is the one an error names).
 struct ToolIds {
   int32_t call, result, end;
   explicit ToolIds(const Tokenizer& tok)
@@ -43,19 +44,54 @@ std::vector<int32_t> encode_tool_observation(const Tokenizer& tok, std::string_v
   return ids;
 }
 
+ToolRuntime::ToolRuntime(const Tokenizer& tok, int max_tool_calls, std::span<const Person> people)
+    : tok_(tok),
+      call_id_(ToolIds(tok).call),
+      result_id_(ToolIds(tok).result),
+      end_id_(ToolIds(tok).end),
+      max_tool_calls_(max_tool_calls),
+      people_(people) {
+  if (max_tool_calls < 0)
+    throw std::invalid_argument("generate_with_tools: max_tool_calls must be >= 0, found " + std::to_string(max_tool_calls));
+}
+
+const std::vector<int32_t>& ToolRuntime::on_model_token(int32_t token, const ToolEventCallback& on_event) {
+  auto emit = [&](ToolEvent::Kind kind, int32_t id, const ToolCallRecord* call, const std::vector<int32_t>* obs) {
+    if (on_event) on_event(ToolEvent{kind, id, call, obs});
+  };
+  observation_.clear();
+  append(out_, Source::model, {&token, 1});
+  reply_.push_back(token);
+  out_.model_tokens++;
+  emit(ToolEvent::Kind::model_token, token, nullptr, nullptr);
+  if (token == call_id_) open_call_ = static_cast<int64_t>(reply_.size()) - 1;
+  if (token == result_id_) open_call_ = -1;  // the model wrote a result itself: no call to run
+  if (token != end_id_ || open_call_ < 0) return observation_;
+  ToolCallRecord record;
+  record.call = tok_.decode(std::span<const int32_t>(reply_).subspan(static_cast<size_t>(open_call_)));
+  open_call_ = -1;
+  record.executed = static_cast<int64_t>(out_.calls.size()) < max_tool_calls_;
+  out_.calls.push_back(record);
+  ToolCallRecord& call = out_.calls.back();
+  emit(ToolEvent::Kind::tool_call, -1, &call, nullptr);
+  call.result = call.executed ? run_tool_call(call.call, people_)
+                              : "error: too many tool calls (at most " + std::to_string(max_tool_calls_) + " per answer)";
+  observation_ = encode_tool_observation(tok_, call.result);
+  append(out_, Source::runtime, observation_);
+  reply_.insert(reply_.end(), observation_.begin(), observation_.end());
+  emit(ToolEvent::Kind::tool_result, -1, &call, &observation_);
+  return observation_;
+}
+
 ToolTranscript decode_with_tools(const std::vector<int32_t>& prompt, int64_t V, int64_t window, const Tokenizer& tok,
                                  const ToolGenerateOptions& options, Sampler& sampler,
                                  const ToolEventCallback& on_event, const CachedForward& forward) {
   if (prompt.empty()) throw std::invalid_argument("generate_with_tools: the prompt is empty (start from <|endoftext|>)");
-  if (options.max_tool_calls < 0)
-    throw std::invalid_argument("generate_with_tools: max_tool_calls must be >= 0, found " + std::to_string(options.max_tool_calls));
-  const ToolIds ids(tok);
+  ToolRuntime runtime(tok, options.max_tool_calls, options.people);
   const GenerateOptions& gen = options.generate;
-  ToolTranscript out;
+  ToolTranscript& out = runtime.transcript();
   std::vector<int32_t> context = prompt;  // prompt + transcript: what the model has read
-  std::vector<int32_t> reply;             // the transcript's tokens (for should_stop)
   int64_t cached = 0;                     // positions the caches hold
-  int64_t open_call = -1;                 // index in `reply` of the <|tool_call|> of an unclosed call
   auto prefill = [&](int64_t keep) {
     keep = std::min<int64_t>(keep, static_cast<int64_t>(context.size()));
     cached = keep;
@@ -69,50 +105,26 @@ ToolTranscript decode_with_tools(const std::vector<int32_t>& prompt, int64_t V, 
     cached += n;
     return forward(fresh_ids, false);
   };
-  auto emit = [&](ToolEvent::Kind kind, int32_t token, const ToolCallRecord* call, const std::vector<int32_t>* obs) {
-    if (on_event) on_event(ToolEvent{kind, token, call, obs});
-  };
 
   Tensor logits = prefill(window);
   while (out.model_tokens < gen.max_new_tokens) {
     const int32_t next = sampler.sample(logits.f32(), static_cast<int>(V));
-    append(out, Source::model, {&next, 1});
-    context.push_back(next);
-    reply.push_back(next);
-    out.model_tokens++;
-    emit(ToolEvent::Kind::model_token, next, nullptr, nullptr);
+    const std::vector<int32_t>& observation = runtime.on_model_token(next, on_event);
+    std::vector<int32_t> pending = {next};  // what the model has not read yet
+    pending.insert(pending.end(), observation.begin(), observation.end());
+    context.insert(context.end(), pending.begin(), pending.end());
     if (std::find(gen.stop_ids.begin(), gen.stop_ids.end(), next) != gen.stop_ids.end()) {
       out.stop = StopReason::stop_id;
       break;
     }
-    std::vector<int32_t> pending = {next};  // what the model has not read yet
-    if (next == ids.call) open_call = static_cast<int64_t>(reply.size()) - 1;
-    if (next == ids.result) open_call = -1;  // the model wrote a result itself: no call to run
-    if (next == ids.end && open_call >= 0) {
-      ToolCallRecord record;
-      record.call = tok.decode(std::span<const int32_t>(reply).subspan(static_cast<size_t>(open_call)));
-      open_call = -1;
-      record.executed = static_cast<int64_t>(out.calls.size()) < options.max_tool_calls;
-      out.calls.push_back(record);
-      emit(ToolEvent::Kind::tool_call, -1, &out.calls.back(), nullptr);
-      out.calls.back().result = record.executed ? run_tool_call(record.call, options.people)
-                                                : "error: too many tool calls (at most " +
-                                                      std::to_string(options.max_tool_calls) + " per answer)";
-      const std::vector<int32_t> observation = encode_tool_observation(tok, out.calls.back().result);
-      append(out, Source::runtime, observation);
-      context.insert(context.end(), observation.begin(), observation.end());
-      reply.insert(reply.end(), observation.begin(), observation.end());
-      pending.insert(pending.end(), observation.begin(), observation.end());
-      emit(ToolEvent::Kind::tool_result, -1, &out.calls.back(), &observation);
-    }
-    if (gen.should_stop && gen.should_stop(reply)) {
+    if (gen.should_stop && gen.should_stop(runtime.reply())) {
       out.stop = StopReason::should_stop;
       break;
     }
     if (out.model_tokens == gen.max_new_tokens) break;
     logits = feed(pending);
   }
-  return out;
+  return std::move(out);
 }
 
 ToolTranscript generate_with_tools(GPT& model, const std::vector<int32_t>& prompt, const Tokenizer& tok,

@@ -101,6 +101,32 @@ using ToolEventCallback = std::function<void(const ToolEvent&)>;
 // the same observation inside an SFT trace (encode_assistant_text).
 std::vector<int32_t> encode_tool_observation(const Tokenizer& tok, std::string_view result);
 
+// The runtime's half of generation with tools, one model token at a time: it records the
+// transcript, and when the model closes a call (step 2 above) it runs it and returns the
+// observation's ids — the tokens the model must read next, after the one it wrote. decode_with_tools
+// drives one over a sequence; the server (common/serve) one per row of its batch.
+class ToolRuntime {
+ public:
+  // Throws std::runtime_error when the tokenizer lacks the tool tokens. `tok` and `people` must
+  // outlive the runtime.
+  ToolRuntime(const Tokenizer& tok, int max_tool_calls, std::span<const Person> people);
+  // The model wrote `token` (on_event hears it, then a call and its result if it closed one).
+  // Returns the runtime's tokens to feed after it: empty unless a call was closed.
+  const std::vector<int32_t>& on_model_token(int32_t token, const ToolEventCallback& on_event = {});
+  ToolTranscript& transcript() { return out_; }
+  const std::vector<int32_t>& reply() const { return reply_; }  // every token so far, both sources
+
+ private:
+  const Tokenizer& tok_;
+  int32_t call_id_, result_id_, end_id_;
+  int max_tool_calls_;
+  std::span<const Person> people_;
+  ToolTranscript out_;
+  std::vector<int32_t> reply_;
+  std::vector<int32_t> observation_;  // the last call's, or empty
+  int64_t open_call_ = -1;            // index in reply_ of the <|tool_call|> of an unclosed call
+};
+
 // The loop over any model: forward(ids, fresh) is decode_with_cache's CachedForward (feed ids after
 // the cached positions, or into empty caches when fresh; return the last logits, (1, Vp) on the
 // host). `window` is the most positions the caches hold (the model's maxT). Throws
