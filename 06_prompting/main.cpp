@@ -29,6 +29,7 @@
 
 #include "common/retrieval/rag.h"
 #include "06_prompting/reflection.h"
+#include "06_prompting/serve.h"
 #include "common/eval/tool_use.h"
 #include "common/chat/chat_repl.h"
 #include "common/generate/sampling_options.h"
@@ -64,14 +65,6 @@ static Measured measure(GPT& model, const Tokenizer& tok, const std::vector<Ques
   m.row["prompts_cut"] = run.prompts_cut;  // where the context runs out
   if (o.technique == Technique::tools) m.row["tool_use"] = tool_use_json(m.report, people);
   return m;
-}
-
-// The model an index's embeddings came from (config.json's "model"), for retrievers that embed the
-// question; nothing for bm25.
-static LoadedModel index_embedder(const RagIndex& index, const std::string& retriever, const Tokenizer& tok,
-                                  const std::string& tokenizer_dir) {
-  if (retriever == "bm25" || !index.config.contains("model") || index.config["model"].is_null()) return {};
-  return load_model(index.config["model"].get<std::string>(), "", tok, tokenizer_dir);
 }
 
 static std::vector<Person> world_people(const std::string& world_dir) {
@@ -123,7 +116,7 @@ static int run_eval(EvalConfig c) {
   } else if (rag) {
     const RagIndex index = load_rag_index(c.index_dir);
     RagOptions o{c.retriever, layout_from_name(c.layout), c.technique.seed};
-    LoadedModel embedder = index_embedder(index, c.retriever, tok, c.tokenizer_dir);
+    LoadedModel embedder = load_index_embedder(index, c.retriever, tok, c.tokenizer_dir);
     r.row = measure_rag(*m.model, tok, questions, index, world_people(c.world_dir), c.oracle ? -1 : c.k, o,
                         embedder.model.get());
     r.row["technique"] = "rag";
@@ -164,18 +157,10 @@ static int run_index_build(const IndexConfig& c) {
   return 0;
 }
 
-// "[1] library.txt #12 (0.83): Goran is 78 years old. …" — what retrieval found, for a person.
-static std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank) {
-  const Chunk& c = index.chunks.at(static_cast<size_t>(s.id));
-  char head[160];
-  std::snprintf(head, sizeof head, "[%d] %s #%lld (%.3f): ", rank, c.source.c_str(), static_cast<long long>(c.document), s.score);
-  return head + c.text;
-}
-
 static int run_index_query(const IndexConfig& c) {
   Tokenizer tok = Tokenizer::load(c.tokenizer_dir);
   const RagIndex index = load_rag_index(c.index_dir);
-  LoadedModel embedder = index_embedder(index, c.retriever, tok, c.tokenizer_dir);
+  LoadedModel embedder = load_index_embedder(index, c.retriever, tok, c.tokenizer_dir);
   std::unique_ptr<Retriever> r = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
   int rank = 1;
   for (const ScoredId& s : r->top_k(c.query, c.k)) std::printf("%s\n", retrieved_line(index, s, rank++).c_str());
@@ -197,7 +182,7 @@ static int run_prompting_chat(PromptingChat c) {
   Tokenizer tok = Tokenizer::load(c.chat.tokenizer);
   if (!c.index_dir.empty()) {
     index = load_rag_index(c.index_dir);
-    embedder = index_embedder(index, c.retriever, tok, c.chat.tokenizer);
+    embedder = load_index_embedder(index, c.retriever, tok, c.chat.tokenizer);
     retriever = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
     const DocumentLayout layout = layout_from_name(c.layout);
     c.chat.user_message = [&, layout](const std::string& line) {
@@ -415,7 +400,7 @@ static int run_table(const TableConfig& c) {
     LoadedModel embedder;
     if (!c.embed_index_dir.empty()) {
       embedded = load_rag_index(c.embed_index_dir);
-      embedder = index_embedder(embedded, "embed", tok, c.tokenizer_dir);
+      embedder = load_index_embedder(embedded, "embed", tok, c.tokenizer_dir);
       const std::string label = embedded.config["embed"].get<std::string>() + "-pooled " +
                                 fs::path(embedded.config["model"].get<std::string>()).parent_path().filename().string();
       retrievers.push_back({"embed (" + label + ")", &embedded, "embed"});
@@ -575,6 +560,24 @@ int main(int argc, char** argv) {
   chat->add_option("--max-new-tokens", pc.chat.max_new_tokens)->capture_default_str();
   add_sampling_options(chat, pc.chat.sampling, pc.chat.seed);
 
+  ServeConfig sc;
+  auto* serve = app.add_subcommand("serve", "the model behind OpenAI's HTTP API (/v1/chat/completions, /v1/completions) and a web chat at /");
+  serve->add_option("--model", sc.model, "a checkpoint, run folder or model folder")->required();
+  serve->add_option("--lora", sc.lora, "a LoRA adapter to attach");
+  serve->add_option("--tokenizer", sc.tokenizer, "tokenizer folder")->required();
+  serve->add_option("--name", sc.name, "the model id clients name (default: the model's folder name)");
+  serve->add_option("--system", sc.system, "a system message for chats that bring none (default with --tools: the world's tools prompt)");
+  serve->add_flag("--tools", sc.tools, "run the model's tool calls (calc, lookup) as it writes");
+  serve->add_option("--world", sc.world, "lookup's people (a world folder)");
+  serve->add_option("--index", sc.index_dir, "retrieve from this index folder for every chat's last message");
+  serve->add_option("--k", sc.k, "chunks retrieved per message")->capture_default_str();
+  serve->add_option("--retriever", sc.retriever, "bm25 | embed | hybrid")->capture_default_str();
+  serve->add_option("--layout", sc.layout, "delimited | plain")->capture_default_str();
+  serve->add_option("--host", sc.host, "address to listen on (loopback unless told otherwise)")->capture_default_str();
+  serve->add_option("--port", sc.port, "port (0: any free one, printed)")->capture_default_str();
+  serve->add_option("--rows", sc.rows, "sequences decoded together")->capture_default_str();
+  serve->add_option("--max-queued", sc.max_queued, "sequences that may wait for a row (more: HTTP 503)")->capture_default_str();
+
   TableConfig tc;
   auto* table = app.add_subcommand("table", "every technique on the pipeline's models: summary.json and the curves");
   table->add_option("--base", tc.base_path, "the pretrained base model")->required();
@@ -606,6 +609,7 @@ int main(int argc, char** argv) {
     if (*build) return run_index_build(ic);
     if (*query) return run_index_query(ic);
     if (*chat) return run_prompting_chat(pc);
+    if (*serve) return run_serve(sc);
     if (*table) return run_table(tc);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "prompting: error: %s\n", e.what());

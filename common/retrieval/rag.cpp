@@ -11,6 +11,7 @@
 #include "common/eval/techniques.h"
 #include "common/io/atomic_file.h"
 #include "common/io/metrics.h"
+#include "common/nn/load_model.h"
 #include "common/retrieval/bm25.h"
 #include "common/retrieval/embed.h"
 #include "common/tensor/random.h"
@@ -163,6 +164,19 @@ RagIndex load_rag_index(const std::string& dir) {
                                std::to_string(expected) + " chunks");
   }
   return r;
+}
+
+LoadedModel load_index_embedder(const RagIndex& index, const std::string& retriever, const Tokenizer& tok,
+                                const std::string& tokenizer_dir) {
+  if (retriever == "bm25" || !index.config.contains("model") || index.config["model"].is_null()) return {};
+  return load_model(index.config["model"].get<std::string>(), "", tok, tokenizer_dir);
+}
+
+std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank) {
+  const Chunk& c = index.chunks.at(static_cast<size_t>(s.id));
+  char head[160];
+  std::snprintf(head, sizeof head, "[%d] %s #%lld (%.3f): ", rank, c.source.c_str(), static_cast<long long>(c.document), s.score);
+  return head + c.text;
 }
 
 std::unique_ptr<Retriever> make_index_retriever(const RagIndex& index, const std::string& mode, GPT* model,

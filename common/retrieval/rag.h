@@ -42,6 +42,7 @@
 #include "common/eval/evaluator.h"
 #include "common/eval/techniques.h"
 #include "common/nn/gpt.h"
+#include "common/nn/model_folder.h"
 #include "common/retrieval/chunker.h"
 #include "common/retrieval/retrieve.h"
 #include "common/retrieval/vector_index.h"
@@ -79,6 +80,12 @@ RagIndex load_rag_index(const std::string& dir);
 // the same width). Owns what it fuses.
 std::unique_ptr<Retriever> make_index_retriever(const RagIndex& index, const std::string& mode, GPT* model,
                                                 const Tokenizer& tok);
+// The model an index's embeddings came from (config.json's "model"), loaded for a retriever that
+// embeds the query (embed, hybrid); nothing for bm25 or an index without embeddings.
+LoadedModel load_index_embedder(const RagIndex& index, const std::string& retriever, const Tokenizer& tok,
+                                const std::string& tokenizer_dir);
+// "[1] library.txt #12 (0.83): Goran is 78 years old. …" — what retrieval found, for a person.
+std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank);
 
 // A held-out fact question with what retrieval should find.
 struct RagQuestion {

@@ -1,0 +1,79 @@
+#include "06_prompting/serve.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include "common/nn/load_model.h"
+#include "common/retrieval/rag.h"
+#include "common/serve/server.h"
+#include "common/world/documents.h"
+#include "common/world/people_file.h"
+#include "common/world/task.h"
+
+namespace sog {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+int run_serve(const ServeConfig& c) {
+  const Tokenizer tok = Tokenizer::load(c.tokenizer);
+  LoadedModel loaded = load_model(c.model, c.lora, tok, c.tokenizer);
+  GPT& model = *loaded.model;
+
+  EngineOptions engine_options;
+  engine_options.rows = c.rows;
+  engine_options.max_queued = c.max_queued;
+  if (c.tools && !c.world.empty()) engine_options.people = read_people_jsonl((fs::path(c.world) / "people.jsonl").string());
+
+  ApiContext ctx;
+  ctx.tok = &tok;
+  std::string name = c.name;
+  if (name.empty()) {  // runs/sft/model.bin → "sft"; runs/sft → "sft"
+    fs::path p = fs::path(c.model).lexically_normal();
+    if (p.filename().empty()) p = p.parent_path();
+    name = fs::is_directory(p) || p.parent_path().empty() ? p.filename().string() : p.parent_path().filename().string();
+  }
+  ctx.model_name = name;
+  ctx.max_T = model.config().max_T;
+  ctx.tools = c.tools;
+  ctx.default_system = c.system.empty() && c.tools ? std::string(tools_system_prompt) : c.system;
+  ctx.max_n = c.max_n;
+
+  RagIndex index;
+  LoadedModel embedder;
+  std::unique_ptr<Retriever> retriever;
+  if (!c.index_dir.empty()) {
+    index = load_rag_index(c.index_dir);
+    embedder = load_index_embedder(index, c.retriever, tok, c.tokenizer);
+    retriever = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
+    const DocumentLayout layout = layout_from_name(c.layout);
+    // Called on the HTTP threads: bm25 only reads the index; an embedding retriever runs its own
+    // model (not the served one), so requests are serialised around it.
+    auto lock = std::make_shared<std::mutex>();
+    ctx.retrieve = [&, layout, lock](const std::string& question) {
+      std::lock_guard guard(*lock);
+      std::vector<std::string> docs;
+      json found = json::array();
+      int rank = 1;
+      for (const ScoredId& s : retriever->top_k(question, c.k)) {
+        const Chunk& chunk = index.chunks.at(static_cast<size_t>(s.id));
+        docs.push_back(chunk.text);
+        found.push_back({{"rank", rank++}, {"source", chunk.source}, {"document", chunk.document}, {"score", s.score},
+                         {"text", chunk.text}});
+      }
+      return std::make_pair(documents_prompt(docs, question, layout), found);
+    };
+  }
+  std::fprintf(stderr, "serve: %s (maxT %lld), %lld rows decoded together%s%s\n", c.model.c_str(),
+               static_cast<long long>(ctx.max_T), static_cast<long long>(c.rows),
+               c.tools ? (", tools on (" + std::to_string(engine_options.people.size()) + " people)").c_str() : "",
+               c.index_dir.empty() ? "" : (", retrieval from " + c.index_dir).c_str());
+  Engine engine(model, tok, std::move(engine_options));
+  ServerOptions server;
+  server.host = c.host;
+  server.port = c.port;
+  return serve(engine, ctx, server);
+}
+
+}  // namespace sog
