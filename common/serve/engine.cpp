@@ -122,6 +122,7 @@ struct Engine::Live {
   std::unique_ptr<ToolRuntime> tools;
   StopText text;
   int64_t produced = 0;
+  std::vector<int32_t> tokens;  // after the prompt: the model's and the runtime's
   Live(Waiting w, const Tokenizer& tok, const EngineOptions& o)
       : gen(std::move(w.gen)),
         choice(w.choice),
@@ -175,11 +176,14 @@ void Engine::finish(std::unique_ptr<Live>& row, BatchDecoder& decoder, int64_t r
   e.completion_tokens = row->produced;
   e.tool_calls = row->tools ? static_cast<int>(row->tools->transcript().calls.size()) : 0;
   e.error = error;
-  row->gen->post(std::move(e));
+  e.tokens = std::move(row->tokens);
+  {
+    std::lock_guard lock(mu_);
+    live_--;
+  }
+  row->gen->post(std::move(e));  // after: a reader that sees its request done sees the row free
   decoder.release(r);
   row.reset();
-  std::lock_guard lock(mu_);
-  live_--;
 }
 
 // Free rows take waiting sequences (a request already cancelled is dropped unstarted).
@@ -232,6 +236,7 @@ void Engine::run() {
         }
         const int32_t next = row->sampler.sample(decoder.logits(r), V);
         row->produced++;
+        row->tokens.push_back(next);
         tokens_++;
         const std::vector<int32_t>& ids = row->request.stop_ids;
         if (std::find(ids.begin(), ids.end(), next) != ids.end()) {
@@ -243,6 +248,7 @@ void Engine::run() {
         if (row->tools) {
           observation = row->tools->on_model_token(next);
           bytes += tok_.decode_bytes(observation);
+          row->tokens.insert(row->tokens.end(), observation.begin(), observation.end());
         }
         SequenceEvent e;
         e.choice = row->choice;
@@ -268,7 +274,7 @@ void Engine::run() {
   for (int64_t r = 0; r < options_.rows; r++)
     if (rows[r]) finish(rows[r], decoder, r, FinishReason::cancelled);
   std::lock_guard lock(mu_);
-  for (Waiting& w : queue_) w.gen->post({w.choice, "", FinishReason::cancelled, 0, 0, ""});
+  for (Waiting& w : queue_) w.gen->post({w.choice, "", FinishReason::cancelled, 0, 0, "", {}});
   queue_.clear();
 }
 

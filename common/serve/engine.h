@@ -63,6 +63,8 @@ struct SequenceEvent {
   int64_t completion_tokens = 0;       // with finish: the model tokens it wrote
   int tool_calls = 0;                  // with finish: the calls the runtime ran for it
   std::string error;                   // with FinishReason::error
+  std::vector<int32_t> tokens;         // with finish: every token of the sequence after its prompt —
+                                       // the model's and the runtime's, a stop id last if one ended it
 };
 
 // One request's channel between the engine and the HTTP thread that waits for it.
