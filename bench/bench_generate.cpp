@@ -12,7 +12,14 @@
 //   OMP_NUM_THREADS=2 build/cpu/bench/bench_generate
 //
 // Counters: tokens_per_s (new tokens per second of wall time), s_per_step (wall time per decoding
-// step of the whole batch: the iteration's time over 64). Each benchmark first runs once untimed,
+// step of the whole batch: the iteration's time over 64), gflops (the matmuls' floating-point work
+// per second: 2 × the matmul weights — 12·C² per layer and the Vp×C head — per token read, prompt
+// and new, over the wall time; attention, LayerNorm and sampling not counted).
+//
+// BM_matmul_ceiling: the rate a batch cannot beat — our own matmul, on 2 threads, on the widest
+// product of the small model's layers (M = 1024 rows × K = 192 × N = 768, the MLP's first, trans_b
+// as in the model) — every row of a batched decoding step runs these same kernels, on fewer rows.
+// A batch of B rows decodes at most ceiling / (B = 1's gflops) times faster than one sequence. Each benchmark first runs once untimed,
 // so that the fresh memory of the KV cache and the activations has faulted in.
 //
 // generate_batch runs a step of 8 rows or more as row groups side by side, a thread each; below
@@ -24,6 +31,7 @@
 #include "common/generate/generate.h"
 #include "common/generate/generate_batch.h"
 #include "common/nn/gpt.h"
+#include "common/ops/matmul.h"
 #include "common/tensor/random.h"
 
 using namespace sog;
@@ -65,10 +73,18 @@ std::vector<std::vector<int32_t>> bench_prompts(int64_t B, int V) {
 
 // Runs `run` (B rows of kNewTokens) once untimed — the first call's fresh memory faults in; the
 // caching allocator serves the later ones — then as the timed iterations, and sets the counters.
+// 2 × the weights of the model's matmuls: the FLOPs of one token through them.
+double matmul_flops_per_token(const GPTConfig& c) { return 2.0 * (12.0 * c.L * c.C * c.C + double(c.Vp) * c.C); }
+
 template <typename Run>
-void time_generation(benchmark::State& state, int64_t B, Run run) {
+void time_generation(benchmark::State& state, const GPT& model, const std::vector<std::vector<int32_t>>& prompts,
+                     int64_t B, Run run) {
   run();
   for (auto _ : state) run();
+  double read = double(B * kNewTokens);
+  for (const auto& p : prompts) read += double(p.size());
+  state.counters["gflops"] = benchmark::Counter(read * matmul_flops_per_token(model.config()) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
   state.counters["tokens_per_s"] =
       benchmark::Counter(double(B * kNewTokens), benchmark::Counter::kIsIterationInvariantRate);
   state.counters["s_per_step"] = benchmark::Counter(
@@ -85,7 +101,7 @@ static void generate_batch_of(benchmark::State& state, GPT& model) {
   options.batch_size = B;
   std::vector<uint64_t> seeds(B);
   for (int64_t i = 0; i < B; i++) seeds[i] = 1000 + i;
-  time_generation(state, B, [&] {
+  time_generation(state, model, prompts, B, [&] {
     std::vector<Sampler> samplers = make_samplers({1.0f, 0, 1.0f}, seeds);
     std::vector<GeneratedRow> rows = generate_batch(model, prompts, options, samplers);
     benchmark::DoNotOptimize(rows.data());
@@ -105,7 +121,7 @@ static void BM_generate_one_by_one(benchmark::State& state) {
   const auto prompts = bench_prompts(B, model.config().V);
   GenerateOptions options;
   options.max_new_tokens = kNewTokens;
-  time_generation(state, B, [&] {
+  time_generation(state, model, prompts, B, [&] {
     for (int64_t i = 0; i < B; i++) {
       Sampler sampler({1.0f, 0, 1.0f}, 1000 + i);
       std::vector<int32_t> out = generate(model, prompts[i], options, sampler);
@@ -114,3 +130,16 @@ static void BM_generate_one_by_one(benchmark::State& state) {
   });
 }
 BENCHMARK(BM_generate_one_by_one)->ArgName("B")->Arg(1)->Arg(4)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+static void BM_matmul_ceiling(benchmark::State& state) {
+  const GPTConfig& c = bench_model().config();
+  const int64_t M = 1024, K = c.C, N = 4 * c.C;
+  Rng rng(7);
+  Tensor a = Tensor::empty({M, K}), w = Tensor::empty({N, K});
+  for (int64_t i = 0; i < a.numel(); i++) a.f32()[i] = rng.uniform() - 0.5f;
+  for (int64_t i = 0; i < w.numel(); i++) w.f32()[i] = rng.uniform() - 0.5f;
+  benchmark::DoNotOptimize(matmul(a, w, false, true).f32());
+  for (auto _ : state) benchmark::DoNotOptimize(matmul(a, w, false, true).f32());
+  state.counters["gflops"] = benchmark::Counter(2.0 * M * K * N * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_matmul_ceiling)->UseRealTime()->Unit(benchmark::kMillisecond);
