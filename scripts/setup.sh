@@ -13,6 +13,7 @@ bench=0
 packages=(g++ cmake make pkg-config python3 googletest libgtest-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libutf8proc-dev libcpp-httplib-dev libopenblas-dev
           g++-aarch64-linux-gnu qemu-user)  # the arm64 kernel tests: cross-compiled, run under emulation
+packages+=(chromium)  # tests/serve_web_chat.py: the web chat of `prompting serve` in a headless browser
 (( bench )) && packages+=(python3-torch python3-numpy python3-pip libhnswlib-dev libfaiss-dev)
 
 missing=()
