@@ -3,7 +3,7 @@
 # does nothing (no apt-get call at all). The CUDA toolkit is not installed here; CMake uses nvcc
 # when it finds one (PATH or /usr/local/cuda) and builds CPU-only otherwise.
 #
-#   scripts/setup.sh          # build + test dependencies
+#   scripts/setup.sh          # build + test dependencies (and the `openai` Python package)
 #   scripts/setup.sh --bench  # also the benchmark peers (OpenBLAS is always in; PyTorch, tiktoken, tokenizers,
 #                             # hnswlib and FAISS for bench/bench_vector_index)
 set -euo pipefail
@@ -28,8 +28,15 @@ if (( ${#missing[@]} > 0 )); then
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if (( bench )); then
-  for mod in tiktoken tokenizers regex; do
-    python3 -c "import $mod" 2>/dev/null || python3 -m pip install -q "$mod"
-  done
-fi
+# Python packages, into the python3 on PATH (the interpreter CMake hands ctest), each only when it
+# cannot be imported. A Debian-managed python3 (PEP 668) takes them into the user's site-packages.
+pip_install_missing() {
+  local missing_mods=()
+  for mod in "$@"; do python3 -c "import $mod" 2>/dev/null || missing_mods+=("$mod"); done
+  (( ${#missing_mods[@]} > 0 )) || return 0
+  echo "setup: pip installing ${missing_mods[*]} for $(python3 -c 'import sys; print(sys.executable)')"
+  local pip=(python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore)
+  "${pip[@]}" "${missing_mods[@]}" 2>/dev/null || "${pip[@]}" --user --break-system-packages "${missing_mods[@]}"
+}
+pip_install_missing openai  # tests/serve_openai.py: the server through OpenAI's own client
+if (( bench )); then pip_install_missing tiktoken tokenizers regex; fi

@@ -191,7 +191,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, const 
   json body;
   try {
     body = json::parse(body_text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     throw bad("", std::string("the body is not valid JSON: ") + e.what(), "invalid_json");
   }
   if (!body.is_object()) throw bad("", std::string("the body must be a JSON object, found ") + type_name(body), "invalid_json");
