@@ -151,6 +151,15 @@ std::shared_ptr<Generation> Engine::submit(std::vector<SequenceRequest> choices)
   auto gen = std::make_shared<Generation>(static_cast<int>(choices.size()));
   {
     std::lock_guard lock(mu_);
+    // Sequences whose clients left give up their places first.
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if (!it->gen->cancelled()) {
+        ++it;
+        continue;
+      }
+      it->gen->post({it->choice, "", FinishReason::cancelled, 0, 0, "", {}});
+      it = queue_.erase(it);
+    }
     if (static_cast<int64_t>(queue_.size() + choices.size()) > options_.max_queued) {
       throw QueueFull("the server is busy: " + std::to_string(queue_.size()) + " sequences wait for a row (at most " +
                       std::to_string(options_.max_queued) + "); retry later");
