@@ -263,7 +263,7 @@ void SafetensorsWriter::add(const std::string& name, const std::string& dtype, c
   p.entry.name = name;
   p.entry.dtype = dtype;
   p.entry.shape = shape;
-  p.bytes.assign(static_cast<const char*>(data), bytes);
+  if (bytes > 0) p.bytes.assign(static_cast<const char*>(data), bytes);
   tensors_.push_back(std::move(p));
 }
 
