@@ -222,7 +222,8 @@ void read_tokenizer_json(const std::string& file, HfTokenizerFiles& out) {
       field_error(file, "model.merges", "merge " + std::to_string(index) + ": expected \"a b\" or [\"a\", \"b\"], found " + merge.dump());
     }
   }
-  for (const auto& t : j.value("added_tokens", nlohmann::json::array())) {
+  const nlohmann::json added = j.value("added_tokens", nlohmann::json::array());
+  for (const auto& t : added) {
     if (!t.is_object() || !t.contains("content") || !t.contains("id") || !t["id"].is_number_integer() || !t["content"].is_string()) {
       field_error(file, "added_tokens", "expected {\"id\": int, \"content\": string, ...}, found " + t.dump());
     }
@@ -264,9 +265,11 @@ void read_vocab_and_merges(const std::string& dir, HfTokenizerFiles& out) {
   if (fs::exists(config_file)) {
     const nlohmann::json c = parse_json_file(config_file, read_file(config_file));
     if (c.value("add_prefix_space", false)) field_error(config_file, "add_prefix_space", "expected false: our tokenizer adds no space");
-    for (const auto& [id, t] : c.value("added_tokens_decoder", nlohmann::json::object()).items()) {
-      if (!t.is_object() || !t.contains("content") || !t["content"].is_string()) {
-        field_error(config_file, "added_tokens_decoder", "entry " + id + ": expected {\"content\": string, ...}");
+    const nlohmann::json added = c.value("added_tokens_decoder", nlohmann::json::object());
+    for (const auto& [id, t] : added.items()) {
+      if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos || id.size() > 9 || !t.is_object() ||
+          !t.contains("content") || !t["content"].is_string()) {
+        field_error(config_file, "added_tokens_decoder", "entry \"" + id + "\": expected \"<id>\": {\"content\": string, ...}");
       }
       out.added[t["content"].get<std::string>()] = std::stoll(id);
     }
