@@ -4,16 +4,18 @@
 # when it finds one (PATH or /usr/local/cuda) and builds CPU-only otherwise.
 #
 #   scripts/setup.sh          # build + test dependencies
-#   scripts/setup.sh --bench  # also the benchmark peers (OpenBLAS is always in; PyTorch, tiktoken, tokenizers,
+#   scripts/setup.sh --bench  # also the benchmark peers (OpenBLAS is always in; tiktoken, tokenizers,
 #                             # hnswlib and FAISS for bench/bench_vector_index)
 set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bench=0
 [[ "${1:-}" == "--bench" ]] && bench=1
 
 packages=(g++ cmake make pkg-config python3 googletest libgtest-dev libbenchmark-dev
           nlohmann-json3-dev libcli11-dev libutf8proc-dev libopenblas-dev
-          g++-aarch64-linux-gnu qemu-user)  # the arm64 kernel tests: cross-compiled, run under emulation
-(( bench )) && packages+=(python3-torch python3-numpy python3-pip libhnswlib-dev libfaiss-dev)
+          g++-aarch64-linux-gnu qemu-user  # the arm64 kernel tests: cross-compiled, run under emulation
+          python3-torch python3-numpy python3-pip python3-yaml python3-requests python3-typing-extensions)
+(( bench )) && packages+=(libhnswlib-dev libfaiss-dev)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -31,4 +33,25 @@ if (( bench )); then
   for mod in tiktoken tokenizers regex; do
     python3 -c "import $mod" 2>/dev/null || python3 -m pip install -q "$mod"
   done
+fi
+
+# The Hugging Face round trip (tests/hf_roundtrip.py) runs the transformers library on Debian's
+# Python and PyTorch (python3-torch 1.13, above). transformers 4.40 still runs on that PyTorch;
+# it and the pure-Python packages it needs (plus the tokenizers, safetensors and regex wheels
+# built for this Python) go into build/pydeps alone (--no-deps), which the test puts first on
+# sys.path, so that nothing of Debian's Python is replaced. Skipped when that exact set is there;
+# without the network the test reports itself skipped and says why.
+pydeps="$root/build/pydeps"
+hf_packages=(transformers==4.40.2 tokenizers==0.19.1 safetensors==0.4.3 huggingface_hub==0.23.4 tqdm==4.66.4
+             filelock==3.15.4 packaging==24.1 regex==2024.5.15 fsspec==2024.6.1)
+if [[ "$(cat "$pydeps/.installed" 2>/dev/null)" != "${hf_packages[*]}" ]]; then
+  echo "setup: installing ${hf_packages[*]} into build/pydeps"
+  rm -rf "$pydeps"
+  if log="$(PIP_ROOT_USER_ACTION=ignore /usr/bin/python3 -m pip install -q --disable-pip-version-check --no-deps \
+              --target "$pydeps" "${hf_packages[@]}" 2>&1)"; then
+    echo "${hf_packages[*]}" > "$pydeps/.installed"
+  else
+    printf '%s\n' "$log" | tail -5 >&2
+    echo "setup: warning: could not install transformers into build/pydeps; tests/hf_roundtrip.py will be skipped" >&2
+  fi
 fi
