@@ -6,7 +6,7 @@
      tokens) and a page of text the ids are ours, and the logits agree with `pretrain logits` to
      1e-4. Both split patterns: gpt2 (ByteLevel's own regex) and gpt4 (a Split pre-tokenizer).
   2. theirs → ours: a randomly initialised GPT2LMHeadModel (every weight drawn, biases and
-     LayerNorms included) saved by save_pretrained(safe_serialization=True) in F32, F16 and BF16,
+     LayerNorms included, N(0, 0.3)) saved by save_pretrained(safe_serialization=True) in F32, F16 and BF16,
      with the tokenizer files transformers writes; `pretrain import --format hf`; our logits agree
      with theirs (on the same rounded weights) to 1e-4, and our imported tokenizer gives their ids.
   3. GPT-2's own vocabulary (OpenAI's encoder.json + vocab.bpe, when present): exported by us,
@@ -117,13 +117,14 @@ def ours_to_theirs(torch, transformers, o, work, name, pattern, vocab_size, tok_
         if tok.decode(ids) != t:
             sys.exit(f"FAILED ({name}): transformers decodes {ids} to {tok.decode(ids)!r}, not {t!r}")
     hf = transformers.GPT2LMHeadModel.from_pretrained(hf_dir).eval()
-    worst = 0.0
+    worst = largest = 0.0
     for ids in theirs[: len(FIXTURE)]:
         ids = ids[:64]
         with torch.no_grad():
             ref = hf(torch.tensor([ids])).logits[0]
         worst = max(worst, max_diff(torch, o.logits(model, tok_dir, ids), ref))
-    print(f"{name}: ours → transformers, max |Δlogit| = {worst:.3g} over {len(FIXTURE)} texts")
+        largest = max(largest, ref.abs().max().item())
+    print(f"{name}: ours → transformers, max |Δlogit| = {worst:.3g} over {len(FIXTURE)} texts (|logit| ≤ {largest:.3g})")
     if worst > TOLERANCE:
         sys.exit(f"FAILED ({name}): logits differ by {worst} > {TOLERANCE}")
     return hf_dir, tok
@@ -134,9 +135,9 @@ def theirs_to_ours(torch, transformers, o, work, tok, eot):
     cfg = transformers.GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=48, n_layer=3, n_head=4,
                                   bos_token_id=eot, eos_token_id=eot)
     hf = transformers.GPT2LMHeadModel(cfg).eval()
-    with torch.no_grad():
-        for p in hf.parameters():  # every weight, biases and LayerNorm gains included, far from its init
-            p.normal_(0.0, 0.2)
+    with torch.no_grad():  # every weight drawn, biases included, far from its init; LayerNorm gains near 1
+        for name, p in hf.named_parameters():
+            p.normal_(1.0 if "ln_" in name and name.endswith("weight") else 0.0, 0.3)
     ids_per_text = [tok(t)["input_ids"][:64] for t in FIXTURE]
     for dtype in (torch.float32, torch.float16, torch.bfloat16):
         name = str(dtype).replace("torch.", "")
@@ -149,12 +150,14 @@ def theirs_to_ours(torch, transformers, o, work, tok, eot):
         run([o.pretrain, "import", "--format", "hf", "--from", src, "--out", os.path.join(out, "model.bin")])
         tok_dir = os.path.join(out, "tokenizer")
         compare_ids(f"import ({name}): our tokenizer from transformers' files", o.encode(tok_dir, FIXTURE), ids_per_text, FIXTURE)
-        worst = 0.0
+        worst = largest = 0.0
         for ids in ids_per_text:
             with torch.no_grad():
                 ref = ref_model(torch.tensor([ids])).logits[0]
             worst = max(worst, max_diff(torch, o.logits(os.path.join(out, "model.bin"), tok_dir, ids), ref))
-        print(f"transformers ({name} weights) → ours, max |Δlogit| = {worst:.3g} over {len(FIXTURE)} texts")
+            largest = max(largest, ref.abs().max().item())
+        print(f"transformers ({name} weights) → ours, max |Δlogit| = {worst:.3g} over {len(FIXTURE)} texts "
+              f"(|logit| ≤ {largest:.3g})")
         if worst > TOLERANCE:
             sys.exit(f"FAILED (import {name}): logits differ by {worst} > {TOLERANCE}")
         hf = ref_model
