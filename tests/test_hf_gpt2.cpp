@@ -29,13 +29,8 @@ const std::string kPretrain = std::string(SOG_BINARY_DIR) + "/bin/pretrain";
 
 // The byte tokenizer's vocabulary (256 + 8 specials = 264, Vp 384), L=2 NH=2 C=32 maxT=16.
 GPTConfig tiny() {
-  GPTConfig c;
+  GPTConfig c = gpt_preset("nano", 264);
   c.max_T = 16;
-  c.L = 2;
-  c.NH = 2;
-  c.C = 32;
-  c.V = 264;
-  c.Vp = padded_vocab(c.V);
   return c;
 }
 

@@ -107,58 +107,49 @@ TEST(Safetensors, RefusesTruncatedOrOversizedHeaderLength) {
   EXPECT_HAS(parse_error(bytes), "over the 100 MB limit");
 }
 
-TEST(Safetensors, RefusesBadJson) {
-  EXPECT_HAS(parse_error(file_of(R"({"a": {"dtype": "F32",)", "")), "bad.safetensors: header (bytes 8..");
-  EXPECT_HAS(parse_error(file_of(R"({"a": {"dtype": "F32",)", "")), "is not valid JSON");
-  EXPECT_HAS(parse_error(file_of(R"([1, 2])", "")), "header: expected a JSON object");
-  EXPECT_HAS(parse_error(file_of(R"({"__metadata__": {"format": 1}})", "")), "field \"__metadata__\": \"format\": expected a string");
-}
+// One bad header per row: what is wrong, the header, the bytes of data after it, and what the error
+// must say (the file and the tensor or field).
+struct BadHeader {
+  const char* what;
+  std::string header;
+  size_t data_bytes;
+  std::string expected;
+};
 
-TEST(Safetensors, RefusesMissingOrMalformedFields) {
-  EXPECT_HAS(parse_error(file_of(R"({"w":{"dtype":"F32","shape":[1]}})", "")),
-             "tensor \"w\": the field \"data_offsets\" is missing");
-  EXPECT_HAS(parse_error(file_of(R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", "")),
-             "tensor \"w\": field \"shape\": expected non-negative integers");
-  EXPECT_HAS(parse_error(file_of(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", "")),
-             "tensor \"w\": field \"data_offsets\": expected [begin, end] with 0 <= begin <= end");
-}
-
-TEST(Safetensors, RefusesOffsetsOutOfBounds) {
-  const std::string msg = parse_error(file_of(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", std::string(4, '\0')));
-  EXPECT_HAS(msg, "bad.safetensors: tensor \"w\": data_offsets [0, 8] run past the data (4 bytes after the header");
-}
-
-TEST(Safetensors, RefusesOverlappingTensors) {
-  const std::string msg = parse_error(file_of(R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-                                              R"("y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                                              std::string(12, '\0')));
-  EXPECT_HAS(msg, "tensors \"x\" [0, 8] and \"y\" [4, 12] overlap");
-}
-
-TEST(Safetensors, RefusesHolesInTheData) {
-  EXPECT_HAS(parse_error(file_of(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", std::string(8, '\0'))),
-             "data bytes [0, 4) belong to no tensor (before tensor \"x\")");
-  EXPECT_HAS(parse_error(file_of(R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", std::string(8, '\0'))),
-             "data bytes [4, 8) after the last tensor belong to no tensor");
-}
-
-TEST(Safetensors, RefusesDtypeAndShapeThatDisagreeWithTheBytes) {
-  const std::string msg = parse_error(file_of(R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", std::string(20, '\0')));
-  EXPECT_HAS(msg, "tensor \"w\": dtype F32 and shape [2, 3] make 24 bytes, but data_offsets [0, 20] hold 20");
-  EXPECT_HAS(parse_error(file_of(R"({"w":{"dtype":"BF16","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", std::string(8, '\0'))),
-             "make more than 2^64 bytes");
-}
-
-TEST(Safetensors, RefusesUnknownDtype) {
-  const std::string msg = parse_error(file_of(R"({"w":{"dtype":"F31","shape":[1],"data_offsets":[0,4]}})", std::string(4, '\0')));
-  EXPECT_HAS(msg, "tensor \"w\": field \"dtype\": unknown dtype \"F31\" (expected one of F64 F32 F16 BF16");
-}
-
-TEST(Safetensors, RefusesDuplicateNames) {
-  const std::string msg = parse_error(file_of(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-                                              R"("w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                                              std::string(8, '\0')));
-  EXPECT_HAS(msg, "bad.safetensors: tensor \"w\" appears twice in the header");
+TEST(Safetensors, RefusesEachBadHeaderNamingTheTensorOrField) {
+  const std::vector<BadHeader> cases = {
+      {"bad JSON", R"({"a": {"dtype": "F32",)", 0, "bad.safetensors: header (bytes 8..30) is not valid JSON"},
+      {"not an object", "[1, 2]", 0, "bad.safetensors: header: expected a JSON object {name: tensor}, found array"},
+      {"metadata not strings", R"({"__metadata__": {"format": 1}})", 0,
+       "field \"__metadata__\": \"format\": expected a string, found 1"},
+      {"missing field", R"({"w":{"dtype":"F32","shape":[1]}})", 0, "tensor \"w\": the field \"data_offsets\" is missing"},
+      {"negative size", R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", 0,
+       "tensor \"w\": field \"shape\": expected non-negative integers"},
+      {"reversed offsets", R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[4,0]}})", 0,
+       "tensor \"w\": field \"data_offsets\": expected [begin, end] with 0 <= begin <= end"},
+      {"offsets out of bounds", R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", 4,
+       "bad.safetensors: tensor \"w\": data_offsets [0, 8] run past the data (4 bytes after the header"},
+      {"overlapping tensors",
+       R"({"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"y":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12,
+       "tensors \"x\" [0, 8] and \"y\" [4, 12] overlap"},
+      {"a hole before a tensor", R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8,
+       "data bytes [0, 4) belong to no tensor (before tensor \"x\")"},
+      {"a hole at the end", R"({"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", 8,
+       "data bytes [4, 8) after the last tensor belong to no tensor"},
+      {"shape and bytes disagree", R"({"w":{"dtype":"F32","shape":[2,3],"data_offsets":[0,20]}})", 20,
+       "tensor \"w\": dtype F32 and shape [2, 3] make 24 bytes, but data_offsets [0, 20] hold 20"},
+      {"a size past 2^64", R"({"w":{"dtype":"BF16","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8,
+       "tensor \"w\": dtype BF16 and shape [4294967296, 4294967296] make more than 2^64 bytes"},
+      {"unknown dtype", R"({"w":{"dtype":"F31","shape":[1],"data_offsets":[0,4]}})", 4,
+       "tensor \"w\": field \"dtype\": unknown dtype \"F31\" (expected one of F64 F32 F16 BF16"},
+      {"duplicate names",
+       R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"w":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})", 8,
+       "bad.safetensors: tensor \"w\" appears twice in the header"},
+  };
+  for (const BadHeader& c : cases) {
+    SCOPED_TRACE(c.what);
+    EXPECT_HAS(parse_error(file_of(c.header, std::string(c.data_bytes, '\0'))), c.expected);
+  }
 }
 
 TEST(Safetensors, ToF32RefusesOtherDtypesByName) {
