@@ -65,6 +65,12 @@ void run_export(const HfCommands& c) {
 void run_import(const HfCommands& c) {
   const std::string tok_out = !c.tokenizer_out.empty() ? c.tokenizer_out
                                                        : (fs::path(c.out).parent_path() / "tokenizer").string();
+  const bool has_tokenizer = fs::exists(c.from + "/tokenizer.json") || fs::exists(c.from + "/vocab.json");
+  if (c.tokenizer.empty() && !has_tokenizer) {
+    throw std::runtime_error(c.from + ": no tokenizer (neither tokenizer.json nor vocab.json + merges.txt); give the "
+                             "model's tokenizer folder with --tokenizer (ours, GPT-2's encoder.json + vocab.bpe, or "
+                             "Hugging Face's)");
+  }
   Tokenizer tok = c.tokenizer.empty() ? Tokenizer::load_hf(c.from) : Tokenizer::load(c.tokenizer);
   HfGpt2Import imported = load_hf_gpt2(c.from, tok.n_vocab());
   imported.model.save(c.out);

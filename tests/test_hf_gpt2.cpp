@@ -303,3 +303,29 @@ TEST_F(HfGpt2, RefusesAPickleOnlyFolder) {
   EXPECT_HAS(msg, p("hf/model.safetensors") + ": no such file");
   EXPECT_HAS(msg, "only pytorch_model.bin, a pickled PyTorch checkpoint, which is not read here");
 }
+
+TEST_F(HfGpt2, ImportCommandWritesOurCheckpointAndTokenizer) {
+  if (!fs::exists(kPretrain)) GTEST_SKIP() << kPretrain << " is not built";
+  GPT m = random_model(8);
+  save_hf_gpt2(p("hf"), m, 256);
+  const Tokenizer tok = sog::testing::byte_tokenizer();
+  tok.save_hf(p("hf"), 16);
+  auto r = sog::testing::run_command(kPretrain, "import --format hf --from " + p("hf") + " --out " + p("ours/model.bin"), dir_);
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  GPT back = GPT::load(p("ours/model.bin"));
+  EXPECT_EQ(std::memcmp(back.params().f32(), m.params().f32(), m.params().nbytes()), 0);
+  const Tokenizer back_tok = Tokenizer::load(p("ours/tokenizer"));  // our format, beside model.bin
+  EXPECT_TRUE(fs::exists(p("ours/tokenizer/tokenizer.tiktoken")));
+  EXPECT_EQ(back_tok.specials(), tok.specials());
+  EXPECT_EQ(back_tok.encode("a <|user|> b", AllowedSpecial::all), tok.encode("a <|user|> b", AllowedSpecial::all));
+
+  for (const char* f : {"tokenizer.json", "vocab.json", "merges.txt"}) fs::remove(p("hf/") + f);
+  r = sog::testing::run_command(kPretrain, "import --format hf --from " + p("hf") + " --out " + p("ours2/model.bin"), dir_);
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_HAS(r.err, p("hf") + ": no tokenizer (neither tokenizer.json nor vocab.json + merges.txt); give the model's tokenizer folder with --tokenizer");
+  EXPECT_FALSE(fs::exists(p("ours2/model.bin")));
+  r = sog::testing::run_command(kPretrain, "import --format hf --from " + p("hf") + " --out " + p("ours2/model.bin") +
+                                               " --tokenizer " + p("ours/tokenizer") + " --tokenizer-out " + p("tok2"), dir_);
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_TRUE(fs::exists(p("tok2/tokenizer.tiktoken")));
+}

@@ -204,8 +204,6 @@ std::string missing_weights_hint(const std::string& dir) {
 
 }  // namespace
 
-GPTConfig read_hf_gpt2_config(const std::string& dir, int V) { return parse_config(dir, V).gpt; }
-
 HfGpt2Import load_hf_gpt2(const std::string& dir, int V) {
   const HfConfig h = parse_config(dir, V);
   const std::string file = dir + "/model.safetensors";

@@ -40,14 +40,12 @@ namespace sog {
 // freeze_base_bf16'd) and have no LoRA attached (merge it first: LoRA::merge_into).
 void save_hf_gpt2(const std::string& dir, const GPT& model, std::optional<int32_t> eot_id);
 
-// DIR/config.json → our shape, for a tokenizer of V tokens (V ≤ vocab_size; Vp = padded_vocab(V)).
-GPTConfig read_hf_gpt2_config(const std::string& dir, int V);
-
 struct HfGpt2Import {
   GPT model;
   std::vector<std::string> notes;  // what was converted or left out ("F16 widened to f32", ...)
 };
-// DIR/config.json + DIR/model.safetensors → our GPT, its vocabulary the tokenizer's V tokens.
+// DIR/config.json + DIR/model.safetensors → our GPT, its vocabulary the tokenizer's V tokens
+// (V ≤ config.json's vocab_size; Vp = padded_vocab(V)).
 HfGpt2Import load_hf_gpt2(const std::string& dir, int V);
 
 }  // namespace sog
