@@ -16,6 +16,9 @@
 //   bin/pretrain eval   --model F --data DIR
 //   bin/pretrain fewshot --model F --tokenizer DIR --eval F.jsonl [--shots 3 ...]   (common/eval)
 //   (each with --device cuda to run on the GPU: same files, bf16 activations, fp32 master weights)
+//   bin/pretrain export --model F --tokenizer DIR --format hf --out DIR   a Hugging Face GPT-2 folder
+//   bin/pretrain import --format hf --from DIR --out model.bin            and back (hf_commands.h)
+//   bin/pretrain logits --model F --tokenizer DIR --text T                 the logits as JSON
 //   bin/pretrain cpu    which CPU kernels run here (AVX-512, AVX2, NEON or plain C++; SOG_CPU=
 //                       forces one: common/cpu/isa.h)
 //   (the training step's timing, against PyTorch's: bench/train_step.cpp)
@@ -29,6 +32,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "02_pretrain/hf_commands.h"
 #include "common/autograd/tape.h"
 #include "common/cpu/isa.h"
 #include "common/data/dataset.h"
@@ -295,7 +299,7 @@ static int run_eval(const std::string& model_path, const std::string& data_dir, 
 // command line
 
 int main(int argc, char** argv) {
-  CLI::App app{"02_pretrain: train a GPT on token shards; sample from it; evaluate it"};
+  CLI::App app{"02_pretrain: train a GPT on token shards; sample from it; evaluate it; move it to and from Hugging Face"};
   app.require_subcommand(1);
 
   TrainConfig tc;
@@ -347,6 +351,9 @@ int main(int argc, char** argv) {
   fewshot->add_option("--tokenizer", tokenizer_dir, "tokenizer folder")->required();
   add_eval_flags(fewshot, fs, false);
 
+  HfCommands hf;  // export, import, logits
+  add_hf_commands(app, hf);
+
   auto* cpu = app.add_subcommand("cpu", "the CPU kernels this machine runs and the one it picks (SOG_CPU forces one)");
 
   CLI11_PARSE(app, argc, argv);
@@ -356,6 +363,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*train) return run_train(tc);
+    if (run_hf_commands(hf)) return 0;
     if (*sample) return run_sample(model_path, tokenizer_dir, prompt, max_new, sc, seed, device);
     if (*eval) return run_eval(model_path, data_dir, eval_B, eval_T, device);
     if (*fewshot) {

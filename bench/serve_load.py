@@ -41,7 +41,7 @@ from serve_process import ServeProcess  # noqa: E402
 try:
     import openai
 except ImportError as e:
-    sys.exit(f"serve_load: the `openai` package cannot be imported ({e}); scripts/setup.sh installs it")
+    sys.exit(f"serve_load: the `openai` package cannot be imported ({e}); scripts/setup.sh --test installs it")
 
 
 def read_questions(path: Path, count: int) -> list[str]:

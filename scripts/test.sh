@@ -25,7 +25,7 @@ for arg in "$@"; do
   esac
 done
 
-scripts/setup.sh
+scripts/setup.sh --test
 if ! scripts/get_data.sh "${data_mode[@]}"; then
   echo "test: the third-party data is incomplete (above), so the tests that read it would be skipped." >&2
   echo "test: provide it (../shared/data, or network), or run scripts/test.sh --allow-missing-data knowingly." >&2
@@ -51,7 +51,7 @@ for isa in $others; do
   SOG_CPU="$isa" ctest --preset release
 done
 # arm64 (NEON and plain C++): the kernel and op tests cross-compiled and run under emulation, when
-# the cross toolchain and qemu are installed (scripts/setup.sh installs them).
+# the cross toolchain and qemu are installed (scripts/setup.sh --test installs them).
 scripts/test_arm64.sh --if-available
 (( sanitize )) && run_preset debug
 exit 0

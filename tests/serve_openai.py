@@ -13,7 +13,7 @@ is an equality the server promises whatever the model is —
 
     python3 tests/serve_openai.py --bin build/cpu/bin     # exit 77 (ctest: skipped) without `openai`
 
-scripts/setup.sh installs the package (python3 -m pip install openai).
+scripts/setup.sh --test installs the package (python3 -m pip install openai).
 """
 import argparse
 import concurrent.futures
@@ -38,7 +38,7 @@ try:
     import openai
 except ImportError as e:
     print(f"SKIPPED: the `openai` package cannot be imported by {sys.executable} ({e}); "
-          f"scripts/setup.sh installs it ({sys.executable} -m pip install openai)")
+          f"scripts/setup.sh --test installs it ({sys.executable} -m pip install openai)")
     sys.exit(77)
 
 NAME = "tiny"

@@ -20,7 +20,7 @@ Then, in the page at / (every expected reply is the same request's greedy reply 
   5. served with --index, the retrieved chunks shown are the ones the API returns.
 
 A screenshot of the tool reply is kept (--out). Exits 77 (ctest: skipped), saying why, when no
-Chromium is installed (scripts/setup.sh installs Debian's chromium).
+Chromium is installed (scripts/setup.sh --test installs Debian's chromium).
 
     python3 tests/serve_web_chat.py --bin build/cpu/bin --out build/cpu/Testing
 """

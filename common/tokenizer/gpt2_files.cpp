@@ -3,81 +3,31 @@
 //   encoder.json  {"!": 0, "\"": 1, ..., "Ġthe": 262, ..., "<|endoftext|>": 50256}
 //   vocab.bpe     "#version: 0.2", then one merge per line in priority order: "Ġ t" (line 2) ...
 //
-// Both spell bytes in GPT-2's printable alphabet (bytes_to_unicode): the 188 printable, non-space
-// Latin-1 bytes ('!'..'~', '¡'..'¬', '®'..'ÿ') stand for themselves, the other 68 bytes become
-// U+0100, U+0101, ... in byte order (so ' ' = 'Ġ' U+0120, '\n' = 'Ċ' U+010A).
+// Both spell bytes in GPT-2's printable alphabet (bytes_to_unicode, byte_alphabet.h).
 //
 // Ranks: first the 256 single bytes in that alphabet's order ('!' is rank 0), then merge k of vocab.bpe
 // is rank 256 + k (its two halves concatenated). encoder.json must then give every token exactly its
 // rank (it does: ids 0..50255), and <|endoftext|> (50256) becomes the special token.
-#include <array>
 #include <filesystem>
 #include <stdexcept>
 #include <unordered_map>
 
 #include "common/io/atomic_file.h"
+#include "common/tokenizer/byte_alphabet.h"
 #include "common/tokenizer/file_errors.h"
 #include "common/tokenizer/tokenizer.h"
 
 namespace sog {
-namespace {
 
 using namespace tokenizer_files;
-
-// GPT-2's bytes_to_unicode, as the order of the first 256 ranks and as code point -> byte.
-struct ByteAlphabet {
-  std::array<uint8_t, 256> rank_to_byte{};
-  std::array<int16_t, 324> codepoint_to_byte{};  // -1: not in the alphabet
-  ByteAlphabet() {
-    codepoint_to_byte.fill(-1);
-    auto printable = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); };
-    int r = 0, extra = 0;
-    for (int b = 0; b < 256; ++b) {
-      if (printable(b)) {
-        rank_to_byte[r++] = static_cast<uint8_t>(b);
-        codepoint_to_byte[b] = static_cast<int16_t>(b);
-      }
-    }
-    for (int b = 0; b < 256; ++b) {
-      if (!printable(b)) {
-        rank_to_byte[r++] = static_cast<uint8_t>(b);
-        codepoint_to_byte[256 + extra++] = static_cast<int16_t>(b);
-      }
-    }
-  }
-};
-
-// "Ġthe" -> " the"; nullopt when a character is outside the alphabet (or the UTF-8 is broken).
-std::optional<std::string> decode_alphabet(std::string_view token, const ByteAlphabet& alphabet) {
-  std::string out;
-  for (size_t i = 0; i < token.size();) {
-    const auto b0 = static_cast<uint8_t>(token[i]);
-    uint32_t cp;
-    if (b0 < 0x80) {
-      cp = b0;
-      i += 1;
-    } else if ((b0 & 0xE0) == 0xC0 && i + 1 < token.size() && (static_cast<uint8_t>(token[i + 1]) & 0xC0) == 0x80) {
-      cp = ((b0 & 0x1Fu) << 6) | (static_cast<uint8_t>(token[i + 1]) & 0x3Fu);
-      i += 2;
-    } else {
-      return std::nullopt;  // all of the alphabet is below U+0800
-    }
-    if (cp >= alphabet.codepoint_to_byte.size() || alphabet.codepoint_to_byte[cp] < 0) return std::nullopt;
-    out += static_cast<char>(alphabet.codepoint_to_byte[cp]);
-  }
-  return out;
-}
-
-}  // namespace
 
 Tokenizer Tokenizer::load_gpt2(const std::string& encoder_json, const std::string& vocab_bpe) {
   for (const std::string& path : {encoder_json, vocab_bpe}) {
     if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": no such file (expected GPT-2's encoder.json and vocab.bpe)");
   }
-  static const ByteAlphabet alphabet;
   std::vector<std::string> ranks;
   std::unordered_map<std::string, size_t> line_of_token;  // merged token -> its vocab.bpe line
-  for (uint8_t b : alphabet.rank_to_byte) ranks.emplace_back(1, static_cast<char>(b));
+  for (uint8_t b : byte_alphabet_order()) ranks.emplace_back(1, static_cast<char>(b));
 
   // vocab.bpe: line 1 is the version, then "first second" per line.
   const std::string merges = read_file(vocab_bpe);
@@ -97,8 +47,8 @@ Tokenizer Tokenizer::load_gpt2(const std::string& encoder_json, const std::strin
         line.find(' ', space + 1) != std::string_view::npos) {
       fail_at(vocab_bpe, line_no, "expected a merge \"<first> <second>\" (two tokens, one space), found " + quote_token(line));
     }
-    const auto first = decode_alphabet(line.substr(0, space), alphabet);
-    const auto second = decode_alphabet(line.substr(space + 1), alphabet);
+    const auto first = alphabet_to_bytes(line.substr(0, space));
+    const auto second = alphabet_to_bytes(line.substr(space + 1));
     if (!first || !second) {
       fail_at(vocab_bpe, line_no, "expected tokens in GPT-2's byte alphabet, found " + quote_token(line) +
                                       " (a character outside it, or broken UTF-8)");
@@ -130,7 +80,7 @@ Tokenizer Tokenizer::load_gpt2(const std::string& encoder_json, const std::strin
       specials.emplace_back(key, static_cast<int32_t>(id));
       continue;
     }
-    const auto bytes = decode_alphabet(key, alphabet);
+    const auto bytes = alphabet_to_bytes(key);
     if (!bytes) fail_at(encoder_json, 1, "entry " + quote_token(key) + ": expected a token in GPT-2's byte alphabet");
     const bool matches = id >= 0 && id < n_ranks && ranks[id] == *bytes;
     if (!matches) {

@@ -230,6 +230,29 @@ std::optional<int32_t> Tokenizer::rank_of(std::string_view bytes) const {
   return r;
 }
 
+std::optional<std::pair<int32_t, int32_t>> Tokenizer::merge_parents(int32_t id) const {
+  if (id < 0 || id >= n_ranks()) throw std::out_of_range("Tokenizer::merge_parents: " + std::to_string(id) + " is not a mergeable token");
+  const std::string_view bytes = ranks_[id];
+  std::vector<size_t> starts(bytes.size() + 1);  // the parts are bytes[starts[k], starts[k+1])
+  for (size_t k = 0; k <= bytes.size(); ++k) starts[k] = k;
+  while (starts.size() > 3) {
+    int32_t best_rank = id;
+    size_t best = 0;
+    for (size_t k = 0; k + 2 < starts.size(); ++k) {
+      const int32_t r = lookup(bytes.data() + starts[k], starts[k + 2] - starts[k]);
+      if (r >= 0 && r < best_rank) {
+        best_rank = r;
+        best = k;
+      }
+    }
+    if (best_rank == id) return std::nullopt;
+    starts.erase(starts.begin() + static_cast<ptrdiff_t>(best) + 1);
+  }
+  if (starts.size() != 3) return std::nullopt;
+  const int32_t left = lookup(bytes.data(), starts[1]), right = lookup(bytes.data() + starts[1], bytes.size() - starts[1]);
+  return std::pair{left, right};
+}
+
 Tokenizer Tokenizer::with_specials(std::span<const std::string_view> names) const {
   auto specials = specials_;
   int32_t next = n_vocab_;

@@ -24,7 +24,8 @@
 //   tokenizer.json      {"format":"stateofgpt-tokenizer","version":1,"pattern":"gpt2",
 //                        "pattern_regex":"...","n_ranks":N,"special_tokens":{"<|endoftext|>":N,...}}
 //   vocab.txt           human-readable, one line per id: "id [token]" (not read back)
-// load() also reads OpenAI's GPT-2 release (encoder.json + vocab.bpe) and then matches GPT-2 exactly.
+// load() also reads OpenAI's GPT-2 release (encoder.json + vocab.bpe) and then matches GPT-2 exactly,
+// and a Hugging Face byte-level BPE folder (vocab.json + merges.txt [+ tokenizer.json]: hf_files.cpp).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -51,8 +52,8 @@ class Tokenizer {
   // Throws std::invalid_argument for duplicate tokens, clashing ids, or an empty/odd vocabulary.
   static Tokenizer from_ranks(std::vector<std::string> ranks, SplitPattern pattern,
                               std::vector<std::pair<std::string, int32_t>> specials);
-  // dir holds our format (tokenizer.tiktoken + tokenizer.json) or OpenAI's GPT-2 files
-  // (encoder.json + vocab.bpe, pattern gpt2, <|endoftext|> = 50256).
+  // dir holds our format (tokenizer.tiktoken + tokenizer.json), OpenAI's GPT-2 files
+  // (encoder.json + vocab.bpe, pattern gpt2, <|endoftext|> = 50256) or Hugging Face's (load_hf).
   static Tokenizer load(const std::string& dir);
   static Tokenizer load_gpt2(const std::string& encoder_json, const std::string& vocab_bpe);
   // A tiktoken rank file, e.g. cl100k_base.tiktoken, with the pattern and specials given here.
@@ -60,7 +61,15 @@ class Tokenizer {
                                  std::vector<std::pair<std::string, int32_t>> specials);
   // Writes dir/tokenizer.tiktoken, dir/tokenizer.json and dir/vocab.txt, each atomically.
   void save(const std::string& dir) const;
-
+  // Hugging Face's files for the same tokenizer (hf_files.cpp): vocab.json, merges.txt, tokenizer.json,
+  // tokenizer_config.json and special_tokens_map.json, so that AutoTokenizer.from_pretrained(dir)
+  // gives our ids. Each merge is recovered from the ranks (merge_parents); std::runtime_error for a
+  // token that is no merge of two lower-ranked tokens.
+  void save_hf(const std::string& dir, int64_t model_max_length) const;
+  // A Hugging Face byte-level BPE tokenizer: tokenizer.json (its model, pre-tokenizer and added
+  // tokens) or vocab.json + merges.txt (GPT-2's regex). Ids stay Hugging Face's; refuses (naming
+  // the file and field) what our BPE cannot reproduce.
+  static Tokenizer load_hf(const std::string& dir);
   // A copy with the given special tokens added (ids n_vocab(), n_vocab()+1, ... for those not yet
   // present), e.g. the GPT-2 tokenizer plus the chat tokens.
   Tokenizer with_specials(std::span<const std::string_view> names) const;
@@ -90,6 +99,11 @@ class Tokenizer {
   static void clear_thread_cache();
   // The rank (= id) of a byte string, if it is a mergeable token.
   std::optional<int32_t> rank_of(std::string_view bytes) const;
+  // The two tokens (left id, right id) that BPE merged into the mergeable token `id`: BPE of its
+  // bytes with only the ranks below its own ends in exactly two parts, for a vocabulary that BPE
+  // training produced. nullopt for a single byte, or when the parts are not two.
+  //   " lower" (rank r) -> ' ' l o w e r -> ... -> " low" + "er"
+  std::optional<std::pair<int32_t, int32_t>> merge_parents(int32_t id) const;
 
  private:
   Tokenizer() = default;

@@ -45,33 +45,6 @@ namespace {
 constexpr std::string_view kFormat = "stateofgpt-tokenizer";
 constexpr int kVersion = 1;
 
-// For vocab.txt: the two tokens a merged token was made from. BPE of its bytes with only the ranks
-// below its own ends in exactly two parts for a vocabulary that BPE training produced.
-std::optional<std::pair<std::string_view, std::string_view>> merge_parents(const Tokenizer& t, std::string_view bytes,
-                                                                              int32_t rank) {
-  std::vector<size_t> starts(bytes.size() + 1);
-  for (size_t k = 0; k <= bytes.size(); ++k) starts[k] = k;
-  while (starts.size() > 3) {
-    int32_t best_rank = rank;
-    size_t best = 0;
-    for (size_t k = 0; k + 2 < starts.size(); ++k) {
-      const auto r = t.rank_of(bytes.substr(starts[k], starts[k + 2] - starts[k]));
-      if (r && *r < best_rank) {
-        best_rank = *r;
-        best = k;
-      }
-    }
-    if (best_rank == rank) return std::nullopt;
-    starts.erase(starts.begin() + static_cast<ptrdiff_t>(best) + 1);
-  }
-  if (starts.size() != 3) return std::nullopt;
-  return std::pair{bytes.substr(0, starts[1]), bytes.substr(starts[1])};
-}
-
-}  // namespace
-
-namespace {
-
 // The ranks of a tiktoken rank file: "<base64 token> <rank>" per line, ranks 0, 1, 2, ... in order.
 std::vector<std::string> read_rank_file(const std::string& rank_file) {
   if (!std::filesystem::exists(rank_file)) throw std::runtime_error(rank_file + ": no such file (expected a tiktoken rank file)");
@@ -142,8 +115,9 @@ void Tokenizer::save(const std::string& dir) const {
     for (size_t r = 0; r < ranks_.size(); ++r) {
       f.stream() << r << " [" << render_token(ranks_[r]) << "]";
       if (ranks_[r].size() > 1) {
-        if (auto parents = merge_parents(*this, ranks_[r], static_cast<int32_t>(r))) {
-          f.stream() << " <- [" << render_token(parents->first) << "][" << render_token(parents->second) << "]";
+        if (auto parents = merge_parents(static_cast<int32_t>(r))) {
+          f.stream() << " <- [" << render_token(ranks_[parents->first]) << "][" << render_token(ranks_[parents->second])
+                     << "]";
         }
       }
       f.stream() << '\n';
@@ -159,9 +133,15 @@ Tokenizer Tokenizer::load(const std::string& dir) {
   if (!fs::exists(json_path) && fs::exists(dir + "/encoder.json") && fs::exists(dir + "/vocab.bpe")) {
     return load_gpt2(dir + "/encoder.json", dir + "/vocab.bpe");
   }
+  // No rank file, and vocab.json or a tokenizer.json with a "model": Hugging Face's folder.
+  if (!fs::exists(ranks_path) &&
+      (fs::exists(dir + "/vocab.json") ||
+       (fs::exists(json_path) && nlohmann::json::parse(read_file(json_path), nullptr, false).contains("model")))) {
+    return load_hf(dir);
+  }
   if (!fs::exists(json_path)) {
-    throw std::runtime_error(dir + ": expected a tokenizer folder (tokenizer.json + tokenizer.tiktoken, or GPT-2's "
-                             "encoder.json + vocab.bpe), found neither");
+    throw std::runtime_error(dir + ": expected a tokenizer folder (tokenizer.json + tokenizer.tiktoken, GPT-2's "
+                             "encoder.json + vocab.bpe, or Hugging Face's vocab.json + merges.txt), found none");
   }
   const std::string text = read_file(json_path);
   const nlohmann::json meta = parse_json_file(json_path, text);
