@@ -290,7 +290,7 @@ def main():
     args = ap.parse_args()
     if not find_chromium():
         print("SKIP: no Chromium on PATH (chromium, chromium-browser, google-chrome; or set CHROMIUM): "
-              "scripts/setup.sh installs Debian's chromium")
+              "scripts/setup.sh --test installs Debian's chromium")
         return SKIP
     for program in ("tokenizer", "pretrain", "sft", "prompting"):
         if not (args.bin / program).exists():
