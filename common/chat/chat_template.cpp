@@ -15,6 +15,12 @@ std::string_view role_name(ChatRole role) {
   return "?";
 }
 
+std::optional<ChatRole> role_from_name(std::string_view name) {
+  for (ChatRole r : {ChatRole::system, ChatRole::user, ChatRole::assistant})
+    if (role_name(r) == name) return r;
+  return std::nullopt;
+}
+
 namespace {
 
 int32_t require_special(const Tokenizer& tok, std::string_view name) {

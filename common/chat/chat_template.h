@@ -49,6 +49,7 @@
 // fewshot_assistant_document (below).
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,7 @@ namespace sog {
 
 enum class ChatRole { system, user, assistant };
 std::string_view role_name(ChatRole role);  // "system", "user", "assistant"
+std::optional<ChatRole> role_from_name(std::string_view name);  // role_name's inverse; nullopt otherwise
 
 // (The world's generator has its own `Conversation` with fixed fields; a chat is just messages.)
 struct ChatMessage {

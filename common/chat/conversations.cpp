@@ -17,15 +17,9 @@ ChatMessage parse_chat_message(const json& m) {
   if (!m["role"].is_string()) throw std::invalid_argument("\"role\" must be a string");
   const std::string role = m["role"].get<std::string>();
   ChatMessage msg;
-  if (role == "system") {
-    msg.role = ChatRole::system;
-  } else if (role == "user") {
-    msg.role = ChatRole::user;
-  } else if (role == "assistant") {
-    msg.role = ChatRole::assistant;
-  } else {
-    throw std::invalid_argument("unknown role \"" + role + "\" (expected system, user or assistant)");
-  }
+  const std::optional<ChatRole> known = role_from_name(role);
+  if (!known) throw std::invalid_argument("unknown role \"" + role + "\" (expected system, user or assistant)");
+  msg.role = *known;
   if (!m.contains("content")) throw std::invalid_argument("missing field \"content\"");
   if (!m["content"].is_string()) {
     throw std::invalid_argument(std::string("\"content\" must be a string, found ") + m["content"].type_name());

@@ -147,16 +147,11 @@ Chat read_messages(const json& body, const ApiContext& ctx, json& retrieved) {
     if (!m[i].contains("role")) throw bad(p + ".role", "'" + p + ".role' is required");
     if (!m[i]["role"].is_string()) throw wrong_type(p + ".role", m[i]["role"], "a string");
     const std::string role = m[i]["role"].get<std::string>();
+    // OpenAI's newer name for the system message, "developer", is read as one.
+    const std::optional<ChatRole> known = role_from_name(role == "developer" ? "system" : role);
+    if (!known) throw bad(p + ".role", "unknown role '" + role + "' (system, developer, user, assistant)");
     ChatMessage msg;
-    if (role == "system" || role == "developer") {
-      msg.role = ChatRole::system;
-    } else if (role == "user") {
-      msg.role = ChatRole::user;
-    } else if (role == "assistant") {
-      msg.role = ChatRole::assistant;
-    } else {
-      throw bad(p + ".role", "unknown role '" + role + "' (system, developer, user, assistant)");
-    }
+    msg.role = *known;
     if (!m[i].contains("content")) throw bad(p + ".content", "'" + p + ".content' is required");
     if (m[i].contains("name") && !m[i]["name"].is_string()) throw wrong_type(p + ".name", m[i]["name"], "a string");
     msg.content = content_text(m[i]["content"], p + ".content");
