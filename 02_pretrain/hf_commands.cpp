@@ -55,7 +55,7 @@ void run_export(const HfCommands& c) {
     loaded.lora->merge_into(model);
   }
   const std::optional<int32_t> eot = tok.special_id(kEndOfText);
-  save_hf_gpt2(c.out, model, eot);
+  save_hf_gpt2(c.out, model, eot, tok.special_id(kEnd));
   tok.save_hf(c.out, model.config().max_T);
   std::printf("exported %s%s (%lld parameters) and its tokenizer (%d tokens, %zu special) → %s\n",
               model.config().describe().c_str(), loaded.lora ? ", LoRA merged" : "",

@@ -154,6 +154,11 @@ TEST_F(HfGpt2, WritesTransformersNamesLayoutsAndConfig) {
   EXPECT_EQ(c["tie_word_embeddings"], true);
   EXPECT_EQ(c["eos_token_id"], 256);
   EXPECT_EQ(nlohmann::json::parse(read_file(p("hf/generation_config.json")))["eos_token_id"], 256);
+  // With the chat tokens, generation stops at an assistant turn's end too.
+  save_hf_gpt2(p("hf_chat"), m, 256, 260);
+  EXPECT_EQ(nlohmann::json::parse(read_file(p("hf_chat/generation_config.json")))["eos_token_id"],
+            (nlohmann::json{256, 260}));
+  EXPECT_EQ(nlohmann::json::parse(read_file(p("hf_chat/config.json")))["eos_token_id"], 256);
 }
 
 TEST_F(HfGpt2, ReadsBf16NamesWithoutPrefixMaskBuffersAndATiedHead) {

@@ -76,7 +76,8 @@ std::vector<HfTensor> hf_tensors(const GPTConfig& cfg, int64_t hf_vocab) {
 
 // ---- export -------------------------------------------------------------------------------------
 
-void save_hf_gpt2(const std::string& dir, const GPT& model, std::optional<int32_t> eot_id) {
+void save_hf_gpt2(const std::string& dir, const GPT& model, std::optional<int32_t> eot_id,
+                  std::optional<int32_t> end_id) {
   if (model.lora()) throw std::invalid_argument("save_hf_gpt2: a LoRA is attached; merge it into the weights first (LoRA::merge_into)");
   const GPTConfig& c = model.config();
   const float* params = model.params().f32();  // throws for a bf16-frozen base
@@ -107,6 +108,7 @@ void save_hf_gpt2(const std::string& dir, const GPT& model, std::optional<int32_
       config[key] = *eot_id;
       generation[key] = *eot_id;
     }
+    if (end_id) generation["eos_token_id"] = {*eot_id, *end_id};
   }
   fs::create_directories(dir);
   st.write(dir + "/model.safetensors");

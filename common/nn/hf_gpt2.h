@@ -36,9 +36,12 @@
 namespace sog {
 
 // Writes DIR/model.safetensors, DIR/config.json and DIR/generation_config.json (atomically).
-// eot_id: the <|endoftext|> id for bos/eos (none when absent). The model must be f32 (not
+// eot_id: the <|endoftext|> id for bos/eos (none when absent); end_id: <|end|>, when the
+// tokenizer has the chat tokens — generation_config's eos_token_id then lists both, so that
+// transformers' generate() stops where an assistant's turn ends. The model must be f32 (not
 // freeze_base_bf16'd) and have no LoRA attached (merge it first: LoRA::merge_into).
-void save_hf_gpt2(const std::string& dir, const GPT& model, std::optional<int32_t> eot_id);
+void save_hf_gpt2(const std::string& dir, const GPT& model, std::optional<int32_t> eot_id,
+                  std::optional<int32_t> end_id = std::nullopt);
 
 struct HfGpt2Import {
   GPT model;
