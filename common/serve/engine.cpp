@@ -44,40 +44,6 @@ void Generation::post(SequenceEvent e) {
 
 // ---- StopText ---------------------------------------------------------------------------------
 
-namespace {
-
-// Bytes at the end of s that begin a UTF-8 character not yet complete (0 when s ends whole).
-size_t unfinished_utf8_tail(std::string_view s) {
-  for (size_t back = 1; back <= std::min<size_t>(3, s.size()); back++) {
-    const auto c = static_cast<unsigned char>(s[s.size() - back]);
-    if ((c & 0xC0) == 0x80) continue;  // a continuation byte: look further back
-    const size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
-    return need > back ? back : 0;
-  }
-  return 0;
-}
-
-// Replaces every invalid UTF-8 sequence with U+FFFD (what is sent must be valid JSON text).
-std::string valid_utf8(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    const size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    bool ok = n > 0 && i + n <= s.size() && !(n == 2 && c < 0xC2);
-    for (size_t k = 1; ok && k < n; k++) ok = (static_cast<unsigned char>(s[i + k]) & 0xC0) == 0x80;
-    if (ok) {
-      out.append(s.substr(i, n));
-      i += n;
-    } else {
-      out += "\xEF\xBF\xBD";
-      i++;
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 std::string StopText::push(std::string_view bytes) {
   if (stopped_) return "";
   held_.append(bytes);
@@ -85,7 +51,8 @@ std::string StopText::push(std::string_view bytes) {
   for (const std::string& s : stops_) first = std::min(first, held_.find(s));
   if (first != std::string::npos) {
     stopped_ = true;
-    std::string out = valid_utf8(std::string_view(held_).substr(0, first));
+    std::string out = text_.push(std::string_view(held_).substr(0, first));
+    out += text_.finish();
     held_.clear();
     return out;
   }
@@ -99,15 +66,16 @@ std::string StopText::push(std::string_view bytes) {
       }
     }
   }
-  size_t send = held_.size() - hold;
-  send -= unfinished_utf8_tail(std::string_view(held_).substr(0, send));
-  std::string out = valid_utf8(std::string_view(held_).substr(0, send));
-  held_.erase(0, send);
+  const size_t release = held_.size() - hold;
+  std::string out = text_.push(std::string_view(held_).substr(0, release));
+  held_.erase(0, release);
   return out;
 }
 
 std::string StopText::flush() {
-  std::string out = stopped_ ? "" : valid_utf8(held_);
+  if (stopped_) return "";
+  std::string out = text_.push(held_);
+  out += text_.finish();
   held_.clear();
   return out;
 }

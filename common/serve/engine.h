@@ -37,6 +37,7 @@
 #include "common/generate/sampler.h"
 #include "common/nn/gpt.h"
 #include "common/tokenizer/tokenizer.h"
+#include "common/tokenizer/utf8.h"
 #include "common/world/people.h"
 
 namespace sog {
@@ -139,8 +140,9 @@ class Engine {
   std::thread thread_;
 };
 
-// The text a run of bytes may be sent as: everything but a stop string's possible beginning and an
-// unfinished UTF-8 character at its end. Exposed for the tests.
+// The text a run of bytes may be sent as: everything but a stop string's possible beginning, in
+// whole characters (Utf8Stream: an unfinished one waits, ill-formed bytes become U+FFFD as
+// Tokenizer::decode makes them). Exposed for the tests.
 class StopText {
  public:
   explicit StopText(std::vector<std::string> stops) : stops_(std::move(stops)) {}
@@ -152,7 +154,8 @@ class StopText {
 
  private:
   std::vector<std::string> stops_;
-  std::string held_;
+  std::string held_;  // bytes a stop string may begin with
+  Utf8Stream text_;   // the bytes released, sent in whole characters
   bool stopped_ = false;
 };
 
