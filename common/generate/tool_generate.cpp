@@ -19,21 +19,17 @@ std::vector<int32_t> ToolTranscript::tokens() const {
 
 namespace {
 
-// The three tool tokens, looked up in this order (the first one missing is the one an error names).
-struct ToolIds {
-  int32_t call, result, end;
-  explicit ToolIds(const Tokenizer& tok)
-      : call(tok.require_special_id(kToolCall, "generation with tools")),
-        result(tok.require_special_id(kToolResult, "generation with tools")),
-        end(tok.require_special_id(kToolEnd, "generation with tools")) {}
-};
-
 void append(ToolTranscript& t, Source source, std::span<const int32_t> ids) {
   if (t.segments.empty() || t.segments.back().source != source) t.segments.push_back({source, {}});
   t.segments.back().tokens.insert(t.segments.back().tokens.end(), ids.begin(), ids.end());
 }
 
 }  // namespace
+
+ToolIds::ToolIds(const Tokenizer& tok)
+    : call(tok.require_special_id(kToolCall, "generation with tools")),
+      result(tok.require_special_id(kToolResult, "generation with tools")),
+      end(tok.require_special_id(kToolEnd, "generation with tools")) {}
 
 std::vector<int32_t> encode_tool_observation(const Tokenizer& tok, std::string_view result) {
   const ToolIds t(tok);
@@ -46,9 +42,7 @@ std::vector<int32_t> encode_tool_observation(const Tokenizer& tok, std::string_v
 
 ToolRuntime::ToolRuntime(const Tokenizer& tok, int max_tool_calls, std::span<const Person> people)
     : tok_(tok),
-      call_id_(ToolIds(tok).call),
-      result_id_(ToolIds(tok).result),
-      end_id_(ToolIds(tok).end),
+      ids_(tok),
       max_tool_calls_(max_tool_calls),
       people_(people) {
   if (max_tool_calls < 0)
@@ -64,9 +58,9 @@ const std::vector<int32_t>& ToolRuntime::on_model_token(int32_t token, const Too
   reply_.push_back(token);
   out_.model_tokens++;
   emit(ToolEvent::Kind::model_token, token, nullptr, nullptr);
-  if (token == call_id_) open_call_ = static_cast<int64_t>(reply_.size()) - 1;
-  if (token == result_id_) open_call_ = -1;  // the model wrote a result itself: no call to run
-  if (token != end_id_ || open_call_ < 0) return observation_;
+  if (token == ids_.call) open_call_ = static_cast<int64_t>(reply_.size()) - 1;
+  if (token == ids_.result) open_call_ = -1;  // the model wrote a result itself: no call to run
+  if (token != ids_.end || open_call_ < 0) return observation_;
   ToolCallRecord record;
   record.call = tok_.decode(std::span<const int32_t>(reply_).subspan(static_cast<size_t>(open_call_)));
   open_call_ = -1;

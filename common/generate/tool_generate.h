@@ -101,6 +101,13 @@ using ToolEventCallback = std::function<void(const ToolEvent&)>;
 // the same observation inside an SFT trace (encode_assistant_text).
 std::vector<int32_t> encode_tool_observation(const Tokenizer& tok, std::string_view result);
 
+// The three tool tokens' ids, looked up in this order (std::runtime_error naming the first one the
+// tokenizer lacks).
+struct ToolIds {
+  int32_t call, result, end;
+  explicit ToolIds(const Tokenizer& tok);
+};
+
 // The runtime's half of generation with tools, one model token at a time: it records the
 // transcript, and when the model closes a call (step 2 above) it runs it and returns the
 // observation's ids — the tokens the model must read next, after the one it wrote. decode_with_tools
@@ -118,7 +125,7 @@ class ToolRuntime {
 
  private:
   const Tokenizer& tok_;
-  int32_t call_id_, result_id_, end_id_;
+  ToolIds ids_;
   int max_tool_calls_;
   std::span<const Person> people_;
   ToolTranscript out_;
