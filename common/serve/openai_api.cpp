@@ -50,8 +50,19 @@ ApiError wrong_type(const std::string& param, const json& v, const std::string& 
   return bad(param, "'" + param + "' must be " + expected + ", found " + type_name(v));
 }
 
+// A field the client gave: present, and not null (OpenAI's clients send null for "not given").
+bool given(const json& obj, const std::string& key) { return obj.contains(key) && !obj[key].is_null(); }
+
+// Refuses a field of `obj` (found at `param`, e.g. "messages[2]") that is not in `allowed`.
+void refuse_unknown_fields(const json& obj, std::initializer_list<std::string_view> allowed, const std::string& param,
+                           const std::string& where) {
+  for (const auto& [key, _] : obj.items())
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      throw bad(param + "." + key, "unknown field '" + key + "' in " + where);
+}
+
 double number_in(const json& body, const std::string& key, double fallback, double lo, double hi, bool lo_open) {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!given(body, key)) return fallback;
   const json& v = body[key];
   if (!v.is_number()) throw wrong_type(key, v, "a number");
   const double x = v.get<double>();
@@ -63,31 +74,29 @@ double number_in(const json& body, const std::string& key, double fallback, doub
 }
 
 int64_t integer_in(const json& body, const std::string& key, int64_t fallback, int64_t lo, int64_t hi) {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!given(body, key)) return fallback;
   const json& v = body[key];
   if (!v.is_number_integer() && !v.is_number_unsigned()) throw wrong_type(key, v, "an integer");
-  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi))
+  const bool past_int64 = v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(hi);
+  if (past_int64 || v.get<int64_t>() < lo || v.get<int64_t>() > hi)
     throw bad(key, "'" + key + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], found " + v.dump());
-  const int64_t x = v.get<int64_t>();
-  if (x < lo || x > hi)
-    throw bad(key, "'" + key + "' must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], found " + v.dump());
-  return x;
+  return v.get<int64_t>();
 }
 
 bool boolean(const json& body, const std::string& key, bool fallback) {
-  if (!body.contains(key) || body[key].is_null()) return fallback;
+  if (!given(body, key)) return fallback;
   if (!body[key].is_boolean()) throw wrong_type(key, body[key], "a boolean");
   return body[key].get<bool>();
 }
 
 // Parameters the API has that this server does not implement: accepted at their neutral value.
 void neutral_only(const json& body, const std::string& key, const json& neutral) {
-  if (!body.contains(key) || body[key].is_null() || body[key] == neutral) return;
+  if (!given(body, key) || body[key] == neutral) return;
   throw bad(key, "'" + key + "' is not supported by this server (only " + neutral.dump() + ")", "unsupported_parameter");
 }
 
 std::vector<std::string> stop_strings(const json& body) {
-  if (!body.contains("stop") || body["stop"].is_null()) return {};
+  if (!given(body, "stop")) return {};
   const json& v = body["stop"];
   std::vector<std::string> out;
   if (v.is_string()) {
@@ -106,13 +115,14 @@ std::vector<std::string> stop_strings(const json& body) {
   return out;
 }
 
-// A control token spelled in text a client sent (the first one found), or "".
-std::string forged_token(std::string_view text, bool tool_markers_allowed) {
+// Refuses text a client sent (at `param`) that spells a control token: the first one found.
+void refuse_forged(std::string_view text, bool tool_markers_allowed, const std::string& param) {
   for (std::string_view t : kSpecialTokens) {
     if (tool_markers_allowed && (t == kToolCall || t == kToolResult || t == kToolEnd)) continue;
-    if (text.find(t) != std::string_view::npos) return std::string(t);
+    if (text.find(t) != std::string_view::npos)
+      throw bad(param, "the text holds the control token " + std::string(t) + ", which no client may write",
+                "forged_control_token");
   }
-  return "";
 }
 
 // A message's content: a string, or OpenAI's list of parts of which only {"type": "text"} is read.
@@ -126,8 +136,7 @@ std::string content_text(const json& v, const std::string& param) {
     if (!v[i].contains("type") || v[i]["type"] != "text")
       throw bad(p + ".type", "only text parts are supported (\"type\": \"text\")");
     if (!v[i].contains("text") || !v[i]["text"].is_string()) throw wrong_type(p + ".text", v[i].value("text", json()), "a string");
-    for (const auto& [key, _] : v[i].items())
-      if (key != "type" && key != "text") throw bad(p + "." + key, "unknown field '" + key + "' in a text part");
+    refuse_unknown_fields(v[i], {"type", "text"}, p, "a text part");
     text += v[i]["text"].get<std::string>();
   }
   return text;
@@ -142,8 +151,7 @@ Chat read_messages(const json& body, const ApiContext& ctx, json& retrieved) {
   for (size_t i = 0; i < m.size(); i++) {
     const std::string p = "messages[" + std::to_string(i) + "]";
     if (!m[i].is_object()) throw wrong_type(p, m[i], "an object");
-    for (const auto& [key, _] : m[i].items())
-      if (key != "role" && key != "content" && key != "name") throw bad(p + "." + key, "unknown field '" + key + "' in a message");
+    refuse_unknown_fields(m[i], {"role", "content", "name"}, p, "a message");
     if (!m[i].contains("role")) throw bad(p + ".role", "'" + p + ".role' is required");
     if (!m[i]["role"].is_string()) throw wrong_type(p + ".role", m[i]["role"], "a string");
     const std::string role = m[i]["role"].get<std::string>();
@@ -155,10 +163,7 @@ Chat read_messages(const json& body, const ApiContext& ctx, json& retrieved) {
     if (!m[i].contains("content")) throw bad(p + ".content", "'" + p + ".content' is required");
     if (m[i].contains("name") && !m[i]["name"].is_string()) throw wrong_type(p + ".name", m[i]["name"], "a string");
     msg.content = content_text(m[i]["content"], p + ".content");
-    const std::string forged = forged_token(msg.content, msg.role == ChatRole::assistant);
-    if (!forged.empty())
-      throw bad(p + ".content", "the text holds the control token " + forged + ", which no client may write",
-                "forged_control_token");
+    refuse_forged(msg.content, msg.role == ChatRole::assistant, p + ".content");
     chat.push_back(std::move(msg));
   }
   if (chat.back().role == ChatRole::assistant)
@@ -200,7 +205,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, const 
                              : key == "prompt" || key == "echo");
     if (!known) throw bad(key, "unknown field '" + key + "'", "unknown_parameter");
   }
-  if (body.contains("model") && !body["model"].is_null()) {
+  if (given(body, "model")) {
     if (!body["model"].is_string()) throw wrong_type("model", body["model"], "a string");
     if (body["model"] != ctx.model_name)
       throw ApiError(404, "the model '" + body["model"].get<std::string>() + "' does not exist; this server serves '" +
@@ -212,28 +217,27 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, const 
   neutral_only(body, "logprobs", chat ? json(false) : json(0));
   neutral_only(body, "top_logprobs", 0);
   neutral_only(body, "echo", false);
-  if (body.contains("user") && !body["user"].is_null() && !body["user"].is_string()) throw wrong_type("user", body["user"], "a string");
+  if (given(body, "user") && !body["user"].is_string()) throw wrong_type("user", body["user"], "a string");
 
   ApiRequest req;
   req.endpoint = endpoint;
   req.stream = boolean(body, "stream", false);
-  if (body.contains("stream_options") && !body["stream_options"].is_null()) {
+  if (given(body, "stream_options")) {
     const json& so = body["stream_options"];
     if (!so.is_object()) throw wrong_type("stream_options", so, "an object");
-    for (const auto& [key, _] : so.items())
-      if (key != "include_usage") throw bad("stream_options." + key, "unknown field '" + key + "' in stream_options");
+    refuse_unknown_fields(so, {"include_usage"}, "stream_options", "stream_options");
     req.include_usage = boolean(so, "include_usage", false);
   }
   req.n = static_cast<int>(integer_in(body, "n", 1, 1, ctx.max_n));
   SamplingConfig sampling;
   sampling.temperature = static_cast<float>(number_in(body, "temperature", 1.0, 0.0, 2.0, false));
   sampling.top_p = static_cast<float>(number_in(body, "top_p", 1.0, 0.0, 1.0, true));
-  const bool seeded = body.contains("seed") && !body["seed"].is_null();
+  const bool seeded = given(body, "seed");
   const int64_t seed = integer_in(body, "seed", 0, INT64_MIN, INT64_MAX);
   const std::vector<std::string> stops = stop_strings(body);
   std::string max_key = "max_tokens";
-  if (chat && body.contains("max_completion_tokens") && !body["max_completion_tokens"].is_null()) {
-    if (body.contains("max_tokens") && !body["max_tokens"].is_null())
+  if (chat && given(body, "max_completion_tokens")) {
+    if (given(body, "max_tokens"))
       throw bad("max_completion_tokens", "give 'max_tokens' or 'max_completion_tokens', not both");
     max_key = "max_completion_tokens";
   }
@@ -264,10 +268,7 @@ ApiRequest parse_request(Endpoint endpoint, const std::string& body_text, const 
                               std::to_string(texts.size() * static_cast<size_t>(req.n)));
     const int32_t eot = tok.require_special_id(kEndOfText, "completions");
     for (const std::string& text : texts) {
-      const std::string forged = forged_token(text, false);
-      if (!forged.empty())
-        throw bad("prompt", "the prompt holds the control token " + forged + ", which no client may write",
-                  "forged_control_token");
+      refuse_forged(text, false, "prompt");
       std::vector<int32_t> ids = {eot};  // every document the base read began after <|endoftext|>
       for (int32_t id : tok.encode(text, AllowedSpecial::none)) ids.push_back(id);
       prompts.push_back(std::move(ids));
