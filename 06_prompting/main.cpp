@@ -186,14 +186,11 @@ static int run_prompting_chat(PromptingChat c) {
     retriever = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
     const DocumentLayout layout = layout_from_name(c.layout);
     c.chat.user_message = [&, layout](const std::string& line) {
-      std::vector<std::string> docs;
+      StuffedMessage stuffed = retrieve_and_stuff(index, *retriever, line, c.k, layout);
       int rank = 1;
-      for (const ScoredId& s : retriever->top_k(line, c.k)) {
-        std::printf("[retrieved] %s\n", retrieved_line(index, s, rank++).c_str());
-        docs.push_back(index.chunks.at(static_cast<size_t>(s.id)).text);
-      }
+      for (const ScoredId& s : stuffed.found) std::printf("[retrieved] %s\n", retrieved_line(index, s, rank++).c_str());
       std::fflush(stdout);
-      return documents_prompt(docs, line, layout);
+      return stuffed.message;
     };
   }
   return run_chat(c.chat);

@@ -7,7 +7,6 @@
 #include "common/nn/load_model.h"
 #include "common/retrieval/rag.h"
 #include "common/serve/server.h"
-#include "common/world/documents.h"
 #include "common/world/people_file.h"
 #include "common/world/task.h"
 
@@ -53,16 +52,15 @@ int run_serve(const ServeConfig& c) {
     auto lock = std::make_shared<std::mutex>();
     ctx.retrieve = [&, layout, lock](const std::string& question) {
       std::lock_guard guard(*lock);
-      std::vector<std::string> docs;
+      StuffedMessage stuffed = retrieve_and_stuff(index, *retriever, question, c.k, layout);
       json found = json::array();
       int rank = 1;
-      for (const ScoredId& s : retriever->top_k(question, c.k)) {
+      for (const ScoredId& s : stuffed.found) {
         const Chunk& chunk = index.chunks.at(static_cast<size_t>(s.id));
-        docs.push_back(chunk.text);
         found.push_back({{"rank", rank++}, {"source", chunk.source}, {"document", chunk.document}, {"score", s.score},
                          {"text", chunk.text}});
       }
-      return std::make_pair(documents_prompt(docs, question, layout), found);
+      return std::make_pair(std::move(stuffed.message), found);
     };
   }
   std::fprintf(stderr, "serve: %s (maxT %lld), %lld rows decoded together%s%s\n", c.model.c_str(),

@@ -179,6 +179,16 @@ std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank) {
   return head + c.text;
 }
 
+StuffedMessage retrieve_and_stuff(const RagIndex& index, Retriever& retriever, const std::string& question, int k,
+                                  DocumentLayout layout) {
+  StuffedMessage out;
+  out.found = retriever.top_k(question, k);
+  std::vector<std::string> docs;
+  for (const ScoredId& s : out.found) docs.push_back(index.chunks.at(static_cast<size_t>(s.id)).text);
+  out.message = documents_prompt(docs, question, layout);
+  return out;
+}
+
 std::unique_ptr<Retriever> make_index_retriever(const RagIndex& index, const std::string& mode, GPT* model,
                                                 const Tokenizer& tok) {
   return std::make_unique<IndexRetriever>(index, mode, model, tok);

@@ -86,6 +86,15 @@ LoadedModel load_index_embedder(const RagIndex& index, const std::string& retrie
                                 const std::string& tokenizer_dir);
 // "[1] library.txt #12 (0.83): Goran is 78 years old. …" — what retrieval found, for a person.
 std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank);
+// The user message the model reads with retrieval on: the k chunks `retriever` finds for `question`
+// stuffed around it (documents_prompt, in `layout`), and what was found, best first — `prompting
+// chat --index` prints it, `prompting serve --index` returns it.
+struct StuffedMessage {
+  std::string message;
+  std::vector<ScoredId> found;
+};
+StuffedMessage retrieve_and_stuff(const RagIndex& index, Retriever& retriever, const std::string& question, int k,
+                                  DocumentLayout layout);
 
 // A held-out fact question with what retrieval should find.
 struct RagQuestion {
