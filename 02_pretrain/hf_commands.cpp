@@ -49,16 +49,13 @@ void run_export(const HfCommands& c) {
     throw std::runtime_error(c.model + ": a " + loaded.kind + " model (a GPT with a scalar head): GPT2LMHeadModel has no "
                              "place for the head; export a language model (base, sft or policy)");
   }
-  GPT& model = *loaded.model;
-  if (loaded.lora) {  // the adapter's update goes into the weights: W += (alpha/rank)·B·A
-    model.attach_lora(nullptr);
-    loaded.lora->merge_into(model);
-  }
-  const std::optional<int32_t> eot = tok.special_id(kEndOfText);
-  save_hf_gpt2(c.out, model, eot, tok.special_id(kEnd));
+  const bool merged = loaded.lora != nullptr;
+  merge_lora(loaded);  // the adapter's update goes into the weights
+  const GPT& model = *loaded.model;
+  save_hf_gpt2(c.out, model, tok.special_id(kEndOfText), tok.special_id(kEnd));
   tok.save_hf(c.out, model.config().max_T);
   std::printf("exported %s%s (%lld parameters) and its tokenizer (%d tokens, %zu special) → %s\n",
-              model.config().describe().c_str(), loaded.lora ? ", LoRA merged" : "",
+              model.config().describe().c_str(), merged ? ", LoRA merged" : "",
               static_cast<long long>(model.num_params()), tok.n_vocab(), tok.specials().size(), c.out.c_str());
 }
 

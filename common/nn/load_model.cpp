@@ -38,4 +38,11 @@ LoadedModel load_model(const std::string& model_path, const std::string& lora_pa
   return out;
 }
 
+void merge_lora(LoadedModel& m) {
+  if (!m.lora) return;
+  m.model->attach_lora(nullptr);
+  m.lora->merge_into(*m.model);
+  m.lora.reset();
+}
+
 }  // namespace sog

@@ -20,4 +20,9 @@ namespace sog {
 LoadedModel load_model(const std::string& model_path, const std::string& lora_path, const Tokenizer& tok,
                        const std::string& tokenizer_dir = "");
 
+// Folds m's adapter, if it has one, into its weights (W += (α/r)·B·A: LoRA::merge_into) and drops
+// it: a plain model that computes what the adapted one did — what PPO starts its own adapters
+// from, and what an export writes.
+void merge_lora(LoadedModel& m);
+
 }  // namespace sog

@@ -24,11 +24,7 @@ ValueModel value_model_from_name(const std::string& name) {
 static LoadedModel load_merged(const std::string& path, const Tokenizer& tok, const std::string& tok_dir,
                                bool needs_head) {
   LoadedModel m = needs_head ? load_reward_model(path, tok, tok_dir) : load_model(path, "", tok, tok_dir);
-  if (m.lora) {
-    m.model->attach_lora(nullptr);
-    m.lora->merge_into(*m.model);
-    m.lora.reset();
-  }
+  merge_lora(m);
   return m;
 }
 
