@@ -125,7 +125,7 @@ std::shared_ptr<Generation> Engine::submit(std::vector<SequenceRequest> choices)
         ++it;
         continue;
       }
-      it->gen->post({it->choice, "", FinishReason::cancelled, 0, 0, "", {}});
+      it->cancel();
       it = queue_.erase(it);
     }
     if (static_cast<int64_t>(queue_.size() + choices.size()) > options_.max_queued) {
@@ -151,7 +151,6 @@ void Engine::finish(std::unique_ptr<Live>& row, BatchDecoder& decoder, int64_t r
   if (why == FinishReason::cancelled || why == FinishReason::error) e.text.clear();
   e.finish = why;
   e.completion_tokens = row->produced;
-  e.tool_calls = row->tools ? static_cast<int>(row->tools->transcript().calls.size()) : 0;
   e.error = error;
   e.tokens = std::move(row->tokens);
   {
@@ -251,7 +250,7 @@ void Engine::run() {
   for (int64_t r = 0; r < options_.rows; r++)
     if (rows[r]) finish(rows[r], decoder, r, FinishReason::cancelled);
   std::lock_guard lock(mu_);
-  for (Waiting& w : queue_) w.gen->post({w.choice, "", FinishReason::cancelled, 0, 0, "", {}});
+  for (const Waiting& w : queue_) w.cancel();
   queue_.clear();
 }
 

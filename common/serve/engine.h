@@ -62,7 +62,6 @@ struct SequenceEvent {
   std::string text;                    // whole UTF-8 characters
   FinishReason finish = FinishReason::none;  // not none: the choice ended (text, if any, came before)
   int64_t completion_tokens = 0;       // with finish: the model tokens it wrote
-  int tool_calls = 0;                  // with finish: the calls the runtime ran for it
   std::string error;                   // with FinishReason::error
   std::vector<int32_t> tokens;         // with finish: every token of the sequence after its prompt —
                                        // the model's and the runtime's, a stop id last if one ended it
@@ -121,6 +120,7 @@ class Engine {
     std::shared_ptr<Generation> gen;
     int choice;
     SequenceRequest request;
+    void cancel() const { gen->post({choice, "", FinishReason::cancelled, 0, "", {}}); }  // never started
   };
   struct Live;
   void run();
