@@ -237,6 +237,12 @@ TEST_F(HfGpt2, RefusesAnotherModelType) {
   EXPECT_HAS(import_error(), "field \"architectures\": expected GPT2LMHeadModel (or GPT2Model), found \"GPT2ForSequenceClassification\"");
 }
 
+TEST_F(HfGpt2, RefusesAConfigThatIsNotJson) {
+  exported();
+  write_file_atomic(p("hf/config.json"), "{\n  \"model_type\": \"gpt2\",\n  oops\n}\n");
+  EXPECT_HAS(import_error(), p("hf/config.json") + ":3: expected valid JSON");
+}
+
 TEST_F(HfGpt2, RefusesConfigFlagsItDoesNotImplement) {
   exported();
   const std::vector<std::pair<std::string, nlohmann::json>> cases = {

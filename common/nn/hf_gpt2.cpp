@@ -9,6 +9,7 @@
 #include "common/io/atomic_file.h"
 #include "common/io/safetensors.h"
 #include "common/nn/gpt_params.h"
+#include "common/tokenizer/file_errors.h"
 
 namespace sog {
 namespace {
@@ -129,12 +130,7 @@ struct HfConfig {
 HfConfig parse_config(const std::string& dir, int V) {
   const std::string file = dir + "/config.json";
   if (!fs::exists(file)) throw std::runtime_error(file + ": no such file (a Hugging Face model folder has config.json + model.safetensors)");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(read_file(file));
-  } catch (const nlohmann::json::parse_error& e) {
-    throw std::runtime_error(file + ": expected valid JSON: " + e.what());
-  }
+  const nlohmann::json j = tokenizer_files::parse_json_file(file, read_file(file));  // "file:line: …"
   if (!j.is_object()) throw std::runtime_error(file + ": expected a JSON object");
   auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
   if (j.value("model_type", "") != "gpt2") {
