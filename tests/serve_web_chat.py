@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
@@ -36,12 +35,12 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 from chromium_devtools import Chromium, find_chromium  # noqa: E402
+from serve_process import ServeProcess  # noqa: E402  (beside this file)
 
 SKIP = 77  # ctest's SKIP_RETURN_CODE for this test
 TOOLS_SYSTEM = ("You can use tools. calc(expression) computes + - * on integers. "
@@ -80,30 +79,10 @@ def make_fixture(bin_dir, d):
         d / "index", "--max-tokens", 16, "--overlap", 4)
 
 
-@contextmanager
 def served(bin_dir, d, *extra):
-    """`prompting serve --port 0` on the fixture; yields its URL; the server is always stopped."""
-    args = [str(bin_dir / "prompting"), "serve", "--model", str(d / "sft" / "model.bin"), "--tokenizer",
-            str(d / "tok"), "--port", "0", *map(str, extra)]
-    log = open(d / "serve.log", "ab")
-    server = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log)
-    try:
-        # "serving sft on http://127.0.0.1:PORT (web chat at /, OpenAI API at /v1)"
-        ready, _, _ = select.select([server.stdout], [], [], 30)
-        line = server.stdout.readline().decode() if ready else ""
-        m = re.search(r"^serving \S+ on (http://127\.0\.0\.1:\d+)", line)
-        if not m:
-            server.kill()
-            sys.exit(f"the server did not start: {line!r}\n{(d / 'serve.log').read_text()}")
-        yield m.group(1)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
+    """`prompting serve --port 0` on the fixture (tests/serve_process.py); always stopped."""
+    return ServeProcess(str(bin_dir / "prompting"),
+                        ["--model", str(d / "sft" / "model.bin"), "--tokenizer", str(d / "tok"), *map(str, extra)])
 
 
 def api(url, body):
@@ -306,18 +285,13 @@ def main():
         print(f"fixture: {time.monotonic() - t0:.1f} s")
         # The browser closes before the servers stop: a server waits for its open keep-alive
         # connections (up to 5 s) before it exits.
-        with served(args.bin, d, "--tools", "--world", d / "world") as tools_url, \
-             served(args.bin, d, "--index", d / "index") as index_url, Chromium() as browser:
+        with served(args.bin, d, "--tools", "--world", d / "world") as tools, \
+             served(args.bin, d, "--index", d / "index") as index, Chromium() as browser:
             page = browser.new_page(1000, 700)
-            test_tools_conversation(page, tools_url, check, args.out / "web_chat.png")
-            test_retrieval(page, index_url, check)
+            test_tools_conversation(page, tools.url, check, args.out / "web_chat.png")
+            test_retrieval(page, index.url, check)
             errors = page.events("Runtime.exceptionThrown")
             check(not errors, "no uncaught exception in the page", json.dumps(errors)[:2000])
-    except Exception:
-        log = d / "serve.log"
-        if log.exists():
-            print("server log:\n" + log.read_text()[-4000:])
-        raise
     finally:
         shutil.rmtree(d, ignore_errors=True)
     print(f"{'FAILED' if check.failures else 'passed'} in {time.monotonic() - t0:.1f} s")
