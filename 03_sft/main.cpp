@@ -40,7 +40,6 @@
 #include "common/chat/chat_template.h"
 #include "common/chat/conversations.h"
 #include "common/generate/generate.h"
-#include "common/generate/sampling_options.h"
 #include "common/io/metrics.h"
 #include "common/nn/gpt.h"
 #include "common/nn/load_model.h"
@@ -337,22 +336,7 @@ int main(int argc, char** argv) {
 
   ChatOptions co;
   auto* chat = app.add_subcommand("chat", "talk to a model through the chat template (REPL, or --prompt once)");
-  chat->add_option("--model", co.model, "model.bin")->required();
-  chat->add_option("--lora", co.lora, "an adapter to attach");
-  chat->add_option("--tokenizer", co.tokenizer, "tokenizer folder")->required();
-  chat->add_option("--prompt", co.prompt, "answer this message and exit");
-  chat->add_option("--system", co.system, "a system message at the start of the conversation");
-  add_sampling_options(chat, co.sampling, co.seed);
-  chat->add_option("--max-new-tokens", co.max_new_tokens)->capture_default_str();
-  auto* tools_flag = chat->add_flag("--tools", co.tools,
-                                    "run the model's tool calls (calc, lookup) as it writes them, and show them "
-                                    "as [tool] lines (system message: the world's tool prompt unless --system)");
-  chat->add_option("--world", co.world, "with --tools: a world folder whose people.jsonl lookup answers from")
-      ->needs(tools_flag);
-  chat->add_option("--max-tool-calls", co.max_tool_calls, "with --tools: calls run per reply; later ones get an error")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber)
-      ->needs(tools_flag);
+  add_chat_options(chat, co);
 
   std::string eval_model, eval_lora, eval_tokenizer;
   EvalCommand ec;

@@ -32,7 +32,6 @@
 #include "06_prompting/serve.h"
 #include "common/eval/tool_use.h"
 #include "common/chat/chat_repl.h"
-#include "common/generate/sampling_options.h"
 #include "06_prompting/thought_search.h"
 #include "common/eval/techniques.h"
 #include "common/eval/generate_answers.h"
@@ -544,18 +543,11 @@ int main(int argc, char** argv) {
   PromptingChat pc;
   pc.chat.sampling = {0.0f, 0, 1.0f};
   auto* chat = app.add_subcommand("chat", "talk to a model: tools run as it writes, retrieved chunks are shown and stuffed");
-  chat->add_option("--model", pc.chat.model, "a checkpoint, run folder or model folder")->required();
-  chat->add_option("--tokenizer", pc.chat.tokenizer, "tokenizer folder")->required();
-  chat->add_option("--prompt", pc.chat.prompt, "answer this message and exit");
-  chat->add_option("--system", pc.chat.system, "a system message (default with --tools: the world's tools prompt)");
-  chat->add_flag("--tools", pc.chat.tools, "run the model's tool calls (calc, lookup)");
-  chat->add_option("--world", pc.chat.world, "lookup's people (a world folder)");
+  add_chat_options(chat, pc.chat);
   chat->add_option("--index", pc.index_dir, "retrieve from this index folder for every message");
   chat->add_option("--k", pc.k, "chunks retrieved per message")->capture_default_str();
   chat->add_option("--retriever", pc.retriever, "bm25 | embed | hybrid")->capture_default_str();
   chat->add_option("--layout", pc.layout, "delimited | plain")->capture_default_str();
-  chat->add_option("--max-new-tokens", pc.chat.max_new_tokens)->capture_default_str();
-  add_sampling_options(chat, pc.chat.sampling, pc.chat.seed);
 
   ServeConfig sc;
   auto* serve = app.add_subcommand("serve", "the model behind OpenAI's HTTP API (/v1/chat/completions, /v1/completions) and a web chat at /");

@@ -4,7 +4,10 @@
 #include <functional>
 #include <string>
 
+#include <CLI/CLI.hpp>
+
 #include "common/generate/sampler.h"
+#include "common/generate/sampling_options.h"
 
 namespace sog {
 
@@ -26,5 +29,27 @@ struct ChatOptions {
 
 // Returns the process exit code.
 int run_chat(const ChatOptions& opt);
+
+// The REPL's flags, spelled the same in `sft chat` and `prompting chat`: --model, --lora,
+// --tokenizer, --prompt, --system, the sampler's (sampling_options.h), --max-new-tokens, and
+// --tools with its --world and --max-tool-calls. The defaults are opt's as given.
+inline void add_chat_options(CLI::App* cmd, ChatOptions& opt) {
+  cmd->add_option("--model", opt.model, "a checkpoint, run folder or model folder")->required();
+  cmd->add_option("--lora", opt.lora, "an adapter to attach");
+  cmd->add_option("--tokenizer", opt.tokenizer, "tokenizer folder")->required();
+  cmd->add_option("--prompt", opt.prompt, "answer this message and exit");
+  cmd->add_option("--system", opt.system, "a system message at the start of the conversation");
+  add_sampling_options(cmd, opt.sampling, opt.seed);
+  cmd->add_option("--max-new-tokens", opt.max_new_tokens)->capture_default_str();
+  auto* tools_flag = cmd->add_flag("--tools", opt.tools,
+                                   "run the model's tool calls (calc, lookup) as it writes them, and show them "
+                                   "as [tool] lines (system message: the world's tool prompt unless --system)");
+  cmd->add_option("--world", opt.world, "with --tools: a world folder whose people.jsonl lookup answers from")
+      ->needs(tools_flag);
+  cmd->add_option("--max-tool-calls", opt.max_tool_calls, "with --tools: calls run per reply; later ones get an error")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->needs(tools_flag);
+}
 
 }  // namespace sog
