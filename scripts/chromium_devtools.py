@@ -39,11 +39,28 @@ def find_chromium():
 class Chromium:
     """One headless browser process; `events` gathers every event read so far, in order."""
 
-    def __init__(self, executable=None, timeout_s=20.0):
+    def __init__(self, executable=None, timeout_s=20.0, start_timeout_s=60.0, start_tries=2):
+        """Starts the browser and waits until it answers: a cold start on a busy machine can take tens of
+        seconds, so the first answer gets start_timeout_s, and a browser that never answers is killed
+        and started again, start_tries tries in all, before giving up with the end of its log."""
         self.executable = executable or find_chromium()
         if not self.executable:
             raise FileNotFoundError("no Chromium found (set CHROMIUM, or install Debian's chromium)")
         self.timeout_s = timeout_s
+        for attempt in range(1, start_tries + 1):
+            self._launch()
+            try:
+                self.version = self.call("Browser.getVersion", timeout_s=start_timeout_s)
+                return
+            except (TimeoutError, RuntimeError) as e:  # their messages end with the tail of its log
+                self.process.kill()
+                self.process.wait()
+                self.close()
+                if attempt == start_tries:
+                    raise RuntimeError(f"Chromium did not start, {start_tries} tries: {e}") from None
+                print(f"Chromium did not start, starting it again: {e}", flush=True)
+
+    def _launch(self):
         self.events = []
         self._next_id = 0
         self._buffer = b""
@@ -72,6 +89,14 @@ class Chromium:
         self._to_browser = to_browser_w
         self._from_browser = from_browser_r
 
+    def log_tail(self, lines=30):
+        """The last lines the browser wrote to its stdout and stderr."""
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"\n".join(f.read().splitlines()[-lines:]).decode(errors="replace")
+        except OSError as e:
+            return f"(cannot read {self.log_path}: {e})"
+
     # ---- the protocol
     def call(self, method, params=None, session=None, timeout_s=None):
         """Sends one command and returns its result; an error reply raises RuntimeError."""
@@ -96,17 +121,18 @@ class Chromium:
             left = deadline - time.monotonic()
             ready, _, _ = select.select([self._from_browser], [], [], max(left, 0))
             if not ready:
-                raise TimeoutError(f"Chromium did not answer {waiting_for} in time (its log: {self.log_path})")
+                raise TimeoutError(f"Chromium did not answer {waiting_for} in time; the end of its log:\n{self.log_tail(10)}")
             data = os.read(self._from_browser, 1 << 16)
             if not data:
-                raise RuntimeError(f"Chromium closed the pipe (exit code {self.process.poll()}; its log: {self.log_path})")
+                raise RuntimeError(f"Chromium closed the pipe (exit code {self.process.poll()}); the end of its log:\n{self.log_tail(10)}")
             self._buffer += data
         message, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(message)
 
     def new_page(self, width=1000, height=700):
         """A new tab of width × height CSS pixels, attached, with its Runtime, Page and Network events on."""
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+        # the first tab starts a renderer process, slow on a busy machine, so it gets the start-up time
+        target = self.call("Target.createTarget", {"url": "about:blank"}, timeout_s=max(self.timeout_s, 60))["targetId"]
         session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session)
         page.call("Emulation.setDeviceMetricsOverride",
@@ -126,6 +152,7 @@ class Chromium:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait()
                 self.process.wait()
         for fd in (self._to_browser, self._from_browser):
             try:

@@ -287,6 +287,7 @@ def main():
         # connections (up to 5 s) before it exits.
         with served(args.bin, d, "--tools", "--world", d / "world") as tools, \
              served(args.bin, d, "--index", d / "index") as index, Chromium() as browser:
+            print(f"{browser.version['product']} answering after {time.monotonic() - t0:.1f} s", flush=True)
             page = browser.new_page(1000, 700)
             test_tools_conversation(page, tools.url, check, args.out / "web_chat.png")
             test_retrieval(page, index.url, check)
