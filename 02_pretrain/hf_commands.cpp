@@ -10,6 +10,7 @@
 #include "common/autograd/tape.h"
 #include "common/nn/hf_gpt2.h"
 #include "common/nn/load_model.h"
+#include "common/tokenizer/special_tokens.h"
 #include "common/tokenizer/tokenizer.h"
 
 using namespace sog;
@@ -30,6 +31,8 @@ void add_hf_commands(CLI::App& app, HfCommands& c) {
   c.import_cmd->add_option("--out", c.out, "model.bin to write")->required();
   c.import_cmd->add_option("--tokenizer-out", c.tokenizer_out, "our tokenizer folder to write (default: tokenizer/ beside --out)");
   c.import_cmd->add_option("--tokenizer", c.tokenizer, "use this tokenizer folder instead of the Hugging Face folder's files");
+  c.import_cmd->add_flag("--chat-tokens", c.chat_tokens,
+                         "add the chat and tool tokens the tokenizer lacks, with new embedding rows, for chapter 03's SFT");
 
   c.logits_cmd = app.add_subcommand("logits", "print a model's logits for a text or ids as JSON");
   c.logits_cmd->add_option("--model", c.model, "model.bin, a model folder or a run folder")->required();
@@ -70,6 +73,18 @@ void run_import(const HfCommands& c) {
   }
   Tokenizer tok = c.tokenizer.empty() ? Tokenizer::load_hf(c.from) : Tokenizer::load(c.tokenizer);
   HfGpt2Import imported = load_hf_gpt2(c.from, tok.n_vocab());
+  if (c.chat_tokens) {
+    const int before = tok.n_vocab();
+    tok = tok.with_specials(kSpecialTokens);
+    if (tok.n_vocab() > before) {
+      imported.model = grow_vocab(imported.model, tok.n_vocab(), /*seed=*/1337);
+      imported.notes.push_back("--chat-tokens: ids " + std::to_string(before) + ".." + std::to_string(tok.n_vocab() - 1) +
+                               " added (the chat and tool tokens the tokenizer lacked), their embedding rows the mean "
+                               "of the others plus N(0, 0.02²) noise: untrained until chapter 03 fine-tunes them");
+    } else {
+      imported.notes.push_back("--chat-tokens: the tokenizer already has every chat and tool token; nothing added");
+    }
+  }
   imported.model.save(c.out);
   tok.save(tok_out);
   std::printf("imported %s (%lld parameters) → %s; tokenizer (%d tokens, %zu special) → %s\n",

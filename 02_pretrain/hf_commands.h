@@ -6,8 +6,11 @@
 //       tokenizer_config.json, special_tokens_map.json: GPT2LMHeadModel.from_pretrained(DIR) and
 //       AutoTokenizer.from_pretrained(DIR) load it
 //   bin/pretrain import --format hf --from DIR --out model.bin [--tokenizer-out TOK] [--tokenizer T]
+//                       [--chat-tokens]
 //       a Hugging Face GPT-2 folder → our llm.c checkpoint + our tokenizer folder (default: beside
-//       model.bin, in tokenizer/), for chapters 03–06
+//       model.bin, in tokenizer/), for chapters 03–06. --chat-tokens gives a base model that lacks them
+//       the project's chat and tool tokens (special_tokens.h), with new embedding rows (grow_vocab,
+//       gpt.h), so that chapter 03 can fine-tune it into an assistant
 //   bin/pretrain logits --model M --tokenizer DIR [--lora A] (--text T | --ids 1,2,3)
 //       {"ids": [...], "logits": [[V floats] per position]} on stdout: compare with another implementation
 #pragma once
@@ -17,6 +20,7 @@
 struct HfCommands {
   CLI::App *export_cmd = nullptr, *import_cmd = nullptr, *logits_cmd = nullptr;
   std::string model, tokenizer, lora, format = "hf", out, from, tokenizer_out, text, ids;
+  bool chat_tokens = false;
 };
 
 void add_hf_commands(CLI::App& app, HfCommands& c);

@@ -18,6 +18,14 @@ inline Tokenizer byte_tokenizer() {
   return Tokenizer::from_ranks(ranks, SplitPattern::gpt2, specials);
 }
 
+// The same bytes with <|endoftext|> (256) alone, as a base model's tokenizer from elsewhere (GPT-2's):
+// no chat or tool tokens.
+inline Tokenizer byte_tokenizer_eot_only() {
+  std::vector<std::string> ranks;
+  for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
+  return Tokenizer::from_ranks(ranks, SplitPattern::gpt2, {{std::string(kEndOfText), 256}});
+}
+
 // One byte tokenizer for the whole test program.
 inline const Tokenizer& shared_byte_tokenizer() {
   static const Tokenizer t = byte_tokenizer();

@@ -10,7 +10,8 @@
      with the tokenizer files transformers writes; `pretrain import --format hf`; our logits agree
      with theirs (on the same rounded weights) to 1e-4, and our imported tokenizer gives their ids.
   3. GPT-2's own vocabulary (OpenAI's encoder.json + vocab.bpe, when present): exported by us,
-     read by AutoTokenizer, the same ids.
+     read by AutoTokenizer, the same ids; imported again with --chat-tokens, the chat tokens take
+     ids 50257.. and the old tokens' logits do not move.
 
 Run by ctest with Debian's /usr/bin/python3 (python3-torch); transformers and the packages it needs
 come from --pydeps (scripts/setup.sh --test installs them there), put first on sys.path so that Debian's
@@ -163,6 +164,34 @@ def theirs_to_ours(torch, transformers, o, work, tok, eot):
         hf = ref_model
 
 
+def chat_tokens_on_import(torch, o, work, hf_dir, model, tok_dir):
+    """`import --chat-tokens` of a folder whose tokenizer has <|endoftext|> alone (GPT-2's own): the chat
+    tokens get the next ids, and the old tokens' logits are the model's before, bit for bit in value
+    (new embedding rows change no hidden state), with one more logit per new token."""
+    out = os.path.join(work, "chat_tokens")
+    print(run([o.pretrain, "import", "--format", "hf", "--chat-tokens", "--from", hf_dir, "--out",
+               os.path.join(out, "model.bin")]).strip())
+    new_tok = os.path.join(out, "tokenizer")
+    text = "<|user|> What is 2+3?<|end|><|assistant|> 5<|end|><|tool_call|>calc(2+3)<|tool_end|>"
+    ids = o.encode(new_tok, [text])[0]
+    expected_specials = {"<|system|>": 50257, "<|user|>": 50258, "<|assistant|>": 50259, "<|end|>": 50260,
+                         "<|tool_call|>": 50261, "<|tool_result|>": 50262, "<|tool_end|>": 50263}
+    for name, id_ in expected_specials.items():
+        if name in text and id_ not in ids:
+            sys.exit(f"FAILED (--chat-tokens): {name} is not id {id_} in {ids}")
+    plain = o.encode(tok_dir, FIXTURE[:4])
+    worst = 0.0
+    for p in plain:
+        before = torch.tensor(o.logits(model, tok_dir, p[:64]))
+        after = torch.tensor(o.logits(os.path.join(out, "model.bin"), new_tok, p[:64]))
+        if after.shape[1] != before.shape[1] + len(expected_specials):
+            sys.exit(f"FAILED (--chat-tokens): {after.shape[1]} logits per position, expected {before.shape[1]} + 7")
+        worst = max(worst, (after[:, : before.shape[1]] - before).abs().max().item())
+    print(f"import --chat-tokens of GPT-2's vocabulary: 7 ids added (50257..50263), the old logits move by {worst:.3g}")
+    if worst != 0.0:
+        sys.exit(f"FAILED (--chat-tokens): the old tokens' logits changed by {worst}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
@@ -196,7 +225,8 @@ def main():
         theirs_to_ours(torch, transformers, o, work, tok, tok.convert_tokens_to_ids("<|endoftext|>"))
         gpt2 = next((d for d in args.gpt2 if os.path.exists(os.path.join(d, "encoder.json"))), "")
         if gpt2:
-            ours_to_theirs(torch, transformers, o, work, "gpt2-vocabulary", "gpt2", 0, tok_dir=gpt2)
+            hf_dir, _ = ours_to_theirs(torch, transformers, o, work, "gpt2-vocabulary", "gpt2", 0, tok_dir=gpt2)
+            chat_tokens_on_import(torch, o, work, hf_dir, os.path.join(work, "gpt2-vocabulary", "run", "model.bin"), gpt2)
         else:
             print(f"GPT-2's own vocabulary: not checked (no encoder.json in {args.gpt2}; run scripts/get_data.sh)")
     finally:

@@ -102,9 +102,7 @@ TEST(ChatTemplate, RenderForCompletionEndsWithTheAssistantMarker) {
 }
 
 TEST(ChatTemplate, ATokenizerWithoutChatTokensIsAClearError) {
-  std::vector<std::string> ranks;
-  for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
-  Tokenizer plain = Tokenizer::from_ranks(ranks, SplitPattern::gpt2, {{std::string(kEndOfText), 256}});
+  const Tokenizer plain = sog::testing::byte_tokenizer_eot_only();
   std::string err = sog::testing::error_of([&] { render_conversation(plain, {{ChatRole::assistant, "x"}}); });
   EXPECT_NE(err.find("<|system|>"), std::string::npos) << err;
 }

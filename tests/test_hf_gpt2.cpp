@@ -340,3 +340,80 @@ TEST_F(HfGpt2, ImportCommandWritesOurCheckpointAndTokenizer) {
   ASSERT_EQ(r.rc, 0) << r.out << r.err;
   EXPECT_TRUE(fs::exists(p("tok2/tokenizer.tiktoken")));
 }
+
+// A base model from elsewhere has <|endoftext|> alone: chapter 03 refuses it, naming the missing
+// token and the flag; `import --chat-tokens` adds the project's chat and tool tokens with rows of
+// their own (every old weight kept bit for bit, each new row near the mean of the old ones), and
+// `sft train` then fine-tunes it into an assistant that `sft chat` runs.
+TEST_F(HfGpt2, ImportWithChatTokensGivesAModelThatSftTrains) {
+  const std::string sft = std::string(SOG_BINARY_DIR) + "/bin/sft";
+  if (!fs::exists(kPretrain) || !fs::exists(sft)) GTEST_SKIP() << kPretrain << " or " << sft << " is not built";
+  ::setenv("OMP_NUM_THREADS", "1", 1);  // a nano model is fastest on one thread
+  const Tokenizer plain = sog::testing::byte_tokenizer_eot_only();
+  GPTConfig cfg = gpt_preset("nano", plain.n_vocab());
+  cfg.max_T = 64;
+  GPT base(cfg);
+  base.init_gpt2(4);
+  save_hf_gpt2(p("hf"), base, 256);
+  plain.save_hf(p("hf"), cfg.max_T);
+
+  auto r = sog::testing::run_command(kPretrain, "import --format hf --from " + p("hf") + " --out " + p("bare/model.bin"), dir_);
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  const std::string conversation =
+      R"({"messages": [{"role": "user", "content": "2+3?"}, {"role": "assistant", "content": "5"}]})" "\n"
+      R"({"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]})" "\n";
+  std::string data;
+  for (int i = 0; i < 8; i++) data += conversation;
+  write_file_atomic(p("train.jsonl"), data);
+  auto train = [&](const std::string& folder, const std::string& out) {
+    return sog::testing::run_command(sft, "train --model " + p(folder + "/model.bin") + " --tokenizer " + p(folder + "/tokenizer") +
+                                              " --data " + p("train.jsonl") + " -B 4 -T 32 --steps 150 --lr 1e-2 --min-lr 1e-3 "
+                                              "--warmup 2 --eval-every 1000 --samples 0 --seed 5 --out " + p(out), dir_);
+  };
+  r = train("bare", "sft_bare");
+  EXPECT_EQ(r.rc, 1);
+  EXPECT_HAS(r.err, "the tokenizer has no special token <|system|>");
+  EXPECT_HAS(r.err, "gets the chat and tool tokens with --chat-tokens");
+
+  r = sog::testing::run_command(kPretrain, "import --format hf --chat-tokens --from " + p("hf") + " --out " + p("chat/model.bin"), dir_);
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_HAS(r.out, "--chat-tokens: ids 257..263 added");
+  const Tokenizer tok = Tokenizer::load(p("chat/tokenizer"));
+  EXPECT_EQ(tok.specials(), sog::testing::byte_tokenizer().specials()) << "the project's tokens, in their order after <|endoftext|>";
+  GPT grown = GPT::load(p("chat/model.bin"));
+  const GPTConfig& g = grown.config();
+  EXPECT_EQ(g.V, 264);
+  EXPECT_EQ(g.Vp, 384);
+  const int64_t old_wte = int64_t{cfg.V} * cfg.C, wte_rows = int64_t{cfg.Vp} * cfg.C;
+  EXPECT_EQ(std::memcmp(grown.params().f32(), base.params().f32(), old_wte * sizeof(float)), 0) << "the old rows";
+  EXPECT_EQ(std::memcmp(grown.params().f32() + wte_rows, base.params().f32() + wte_rows,
+                        (base.num_params() - wte_rows) * sizeof(float)), 0) << "everything after wte";
+  for (int64_t v = cfg.V; v < g.V; v++) {
+    for (int64_t c = 0; c < cfg.C; c++) {
+      double mean = 0;
+      for (int64_t u = 0; u < cfg.V; u++) mean += base.wte.f32()[u * cfg.C + c];
+      EXPECT_NEAR(grown.wte.f32()[v * cfg.C + c], mean / cfg.V, 0.02 * 5) << "row " << v << " channel " << c;
+    }
+  }
+  EXPECT_NE(std::memcmp(grown.wte.f32() + 257 * cfg.C, grown.wte.f32() + 258 * cfg.C, cfg.C * sizeof(float)), 0)
+      << "two new tokens are not one";
+  for (int64_t i = int64_t{g.V} * g.C; i < wte_rows; i++) ASSERT_EQ(grown.wte.f32()[i], 0.0f) << "padded rows stay 0";
+
+  r = train("chat", "sft_chat");
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  r = sog::testing::run_command(sft, "chat --model " + p("sft_chat/model.bin") + " --tokenizer " + p("chat/tokenizer") +
+                                         " --temperature 0 --prompt '2+3?'", dir_);
+  ASSERT_EQ(r.rc, 0) << r.out << r.err;
+  EXPECT_EQ(r.out, "assistant: 5\n");
+}
+
+TEST(GrowVocab, RefusesToShrinkALoRAAndABf16Base) {
+  GPT m(gpt_preset("nano", 264));
+  EXPECT_HAS(sog::testing::error_of([&] { grow_vocab(m, 200, 1); }), "V = 200 is smaller than the model's 264");
+  LoRA lora(m.config(), LoRAConfig{});
+  m.attach_lora(&lora);
+  EXPECT_HAS(sog::testing::error_of([&] { grow_vocab(m, 300, 1); }), "detach (or merge) the LoRA first");
+  m.attach_lora(nullptr);
+  m.freeze_base_bf16();
+  EXPECT_HAS(sog::testing::error_of([&] { grow_vocab(m, 300, 1); }), "the base is kept in bf16");
+}

@@ -120,12 +120,11 @@ TEST(ToolGenerate, ObservationIdsAreTheTrainedOnes) {
 }
 
 TEST(ToolGenerate, ATokenizerWithoutToolTokensIsAClearError) {
-  std::vector<std::string> ranks;
-  for (int b = 0; b < 256; b++) ranks.push_back(std::string(1, static_cast<char>(b)));
-  const Tokenizer plain = Tokenizer::from_ranks(ranks, SplitPattern::gpt2, {{std::string(kEndOfText), 256}});
+  const Tokenizer plain = sog::testing::byte_tokenizer_eot_only();
   EXPECT_EQ(sog::testing::error_of([&] { encode_tool_observation(plain, "1"); }),
             "generation with tools: the tokenizer has no special token <|tool_call|> (train or load it with the "
-            "project's special tokens, special_tokens.h)");
+            "project's special tokens, special_tokens.h; a model imported with `pretrain import --format hf` gets "
+            "the chat and tool tokens with --chat-tokens)");
 }
 
 // The call runs, its observation goes into the cache in one forward (no re-prefill), and the model

@@ -220,6 +220,35 @@ GPT GPT::load(const std::string& path, bool base_trainable) {
   return model;
 }
 
+GPT grow_vocab(const GPT& model, int V, uint64_t seed) {
+  const GPTConfig& from = model.config();
+  if (V < from.V) {
+    throw std::invalid_argument("grow_vocab: V = " + std::to_string(V) + " is smaller than the model's " + std::to_string(from.V));
+  }
+  if (model.lora() != nullptr) throw std::logic_error("grow_vocab: detach (or merge) the LoRA first");
+  GPTConfig cfg = from;
+  cfg.V = V;
+  cfg.Vp = std::max(from.Vp, padded_vocab(V));
+  GPT grown(cfg);
+  for (const ParamSpec& spec : gpt_param_specs(from)) {  // the same table; only wte's rows differ
+    const Tensor src = model.param(spec.name);  // params() refuses a bf16 base: so does this
+    if (src.dtype() != DType::f32) throw std::logic_error("grow_vocab: the base is kept in bf16 (freeze_base_bf16)");
+    const Tensor dst = grown.param(spec.name);
+    const int64_t n = spec.name == "wte" ? int64_t{from.V} * from.C : src.numel();  // wte: the real rows
+    std::copy(src.f32(), src.f32() + n, dst.f32());
+  }
+  const int64_t C = cfg.C;
+  std::vector<double> mean(C, 0.0);
+  const float* old_rows = model.wte.f32();
+  for (int64_t v = 0; v < from.V; v++)
+    for (int64_t c = 0; c < C; c++) mean[c] += old_rows[v * C + c];
+  Rng rng(seed);
+  float* rows = grown.wte.f32();
+  for (int64_t v = from.V; v < V; v++)
+    for (int64_t c = 0; c < C; c++) rows[v * C + c] = static_cast<float>(mean[c] / from.V) + 0.02f * rng.normal();
+  return grown;  // its padded rows V … Vp−1 stay 0, as GPT's constructor made them
+}
+
 void GPT::save(const std::string& path) const {
   if (base_bf16_) {
     throw std::logic_error("GPT::save " + path + ": the base is kept in bf16 (freeze_base_bf16) and its f32 weights "

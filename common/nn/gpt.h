@@ -141,4 +141,12 @@ class GPT {
   Rng* lora_dropout_rng_ = nullptr;
 };
 
+// A copy of `model` with a larger vocabulary of V tokens (V ≥ its V; Vp padded again): the new ids
+// V_old … V−1, tokens a tokenizer has just been given (Tokenizer::with_specials), get embedding rows
+// of their own. Every old weight is copied bit for bit; each new row is the mean of the old real rows
+// plus N(0, 0.02²) noise (seeded), so a new token starts as an average token, neither dominating the
+// tied LM head's logits nor alike to the point of being one token, and fine-tuning learns it. The
+// model must be f32 (not freeze_base_bf16'd) and have no LoRA attached.
+GPT grow_vocab(const GPT& model, int V, uint64_t seed);
+
 }  // namespace sog

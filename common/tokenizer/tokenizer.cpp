@@ -276,7 +276,8 @@ std::optional<int32_t> Tokenizer::special_id(std::string_view name) const {
 int32_t Tokenizer::require_special_id(std::string_view name, std::string_view user) const {
   if (auto id = special_id(name)) return *id;
   throw std::runtime_error(std::string(user) + ": the tokenizer has no special token " + std::string(name) +
-                           " (train or load it with the project's special tokens, special_tokens.h)");
+                           " (train or load it with the project's special tokens, special_tokens.h; a model imported with `pretrain "
+                           "import --format hf` gets the chat and tool tokens with --chat-tokens)");
 }
 
 int32_t Tokenizer::eot_id() const {
