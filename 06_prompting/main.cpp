@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "common/retrieval/rag.h"
 #include "06_prompting/reflection.h"
@@ -158,36 +159,38 @@ static int run_index_build(const IndexConfig& c) {
 
 static int run_index_query(const IndexConfig& c) {
   Tokenizer tok = Tokenizer::load(c.tokenizer_dir);
-  const RagIndex index = load_rag_index(c.index_dir);
-  LoadedModel embedder = load_index_embedder(index, c.retriever, tok, c.tokenizer_dir);
-  std::unique_ptr<Retriever> r = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
+  LoadedRetriever r(c.index_dir, c.retriever, tok, c.tokenizer_dir);
   int rank = 1;
-  for (const ScoredId& s : r->top_k(c.query, c.k)) std::printf("%s\n", retrieved_line(index, s, rank++).c_str());
+  for (const ScoredId& s : r.retriever().top_k(c.query, c.k)) std::printf("%s\n", retrieved_line(r.index(), s, rank++).c_str());
   return 0;
 }
 
 struct PromptingChat {
   ChatOptions chat;
-  std::string index_dir, retriever = "bm25", layout = "delimited";
-  int k = 1;
+  MessageRetrievalOptions retrieval;
 };
+
+// --index --k --retriever --layout, for `chat` and `serve`.
+static void add_retrieval_options(CLI::App* command, MessageRetrievalOptions& r, const std::string& index_help) {
+  command->add_option("--index", r.index_dir, index_help);
+  command->add_option("--k", r.k, "chunks retrieved per message")->capture_default_str();
+  command->add_option("--retriever", r.retriever, "bm25 | embed | hybrid")->capture_default_str();
+  command->add_option("--layout", r.layout, "delimited | plain")->capture_default_str();
+}
 
 // `sft chat`'s REPL; with --index each message is first sent to the retriever, the chunks found
 // are printed as "[retrieved] …" lines, and the model reads them stuffed around the message.
 static int run_prompting_chat(PromptingChat c) {
-  RagIndex index;
-  LoadedModel embedder;
-  std::unique_ptr<Retriever> retriever;
-  Tokenizer tok = Tokenizer::load(c.chat.tokenizer);
-  if (!c.index_dir.empty()) {
-    index = load_rag_index(c.index_dir);
-    embedder = load_index_embedder(index, c.retriever, tok, c.chat.tokenizer);
-    retriever = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
-    const DocumentLayout layout = layout_from_name(c.layout);
-    c.chat.user_message = [&, layout](const std::string& line) {
-      StuffedMessage stuffed = retrieve_and_stuff(index, *retriever, line, c.k, layout);
+  const Tokenizer tok = Tokenizer::load(c.chat.tokenizer);
+  std::optional<LoadedRetriever> rag;
+  const MessageRetrievalOptions& r = c.retrieval;
+  if (!r.index_dir.empty()) {
+    rag.emplace(r.index_dir, r.retriever, tok, c.chat.tokenizer);
+    const DocumentLayout layout = layout_from_name(r.layout);
+    c.chat.user_message = [&rag, k = r.k, layout](const std::string& line) {
+      StuffedMessage stuffed = retrieve_and_stuff(rag->index(), rag->retriever(), line, k, layout);
       int rank = 1;
-      for (const ScoredId& s : stuffed.found) std::printf("[retrieved] %s\n", retrieved_line(index, s, rank++).c_str());
+      for (const ScoredId& s : stuffed.found) std::printf("[retrieved] %s\n", retrieved_line(rag->index(), s, rank++).c_str());
       std::fflush(stdout);
       return stuffed.message;
     };
@@ -544,10 +547,7 @@ int main(int argc, char** argv) {
   pc.chat.sampling = {0.0f, 0, 1.0f};
   auto* chat = app.add_subcommand("chat", "talk to a model: tools run as it writes, retrieved chunks are shown and stuffed");
   add_chat_options(chat, pc.chat);
-  chat->add_option("--index", pc.index_dir, "retrieve from this index folder for every message");
-  chat->add_option("--k", pc.k, "chunks retrieved per message")->capture_default_str();
-  chat->add_option("--retriever", pc.retriever, "bm25 | embed | hybrid")->capture_default_str();
-  chat->add_option("--layout", pc.layout, "delimited | plain")->capture_default_str();
+  add_retrieval_options(chat, pc.retrieval, "retrieve from this index folder for every message");
 
   ServeConfig sc;
   auto* serve = app.add_subcommand("serve", "the model behind OpenAI's HTTP API (/v1/chat/completions, /v1/completions) and a web chat at /");
@@ -558,10 +558,7 @@ int main(int argc, char** argv) {
   serve->add_option("--system", sc.system, "a system message for chats that bring none (default with --tools: the world's tools prompt)");
   serve->add_flag("--tools", sc.tools, "run the model's tool calls (calc, lookup) as it writes");
   serve->add_option("--world", sc.world, "lookup's people (a world folder)");
-  serve->add_option("--index", sc.index_dir, "retrieve from this index folder for every chat's last message");
-  serve->add_option("--k", sc.k, "chunks retrieved per message")->capture_default_str();
-  serve->add_option("--retriever", sc.retriever, "bm25 | embed | hybrid")->capture_default_str();
-  serve->add_option("--layout", sc.layout, "delimited | plain")->capture_default_str();
+  add_retrieval_options(serve, sc.retrieval, "retrieve from this index folder for every chat's last message");
   serve->add_option("--host", sc.host, "address to listen on (loopback unless told otherwise)")->capture_default_str();
   serve->add_option("--port", sc.port, "port (0: any free one, printed)")->capture_default_str();
   serve->add_option("--rows", sc.rows, "sequences decoded together")->capture_default_str();

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 
 #include "common/nn/load_model.h"
 #include "common/retrieval/rag.h"
@@ -39,24 +40,21 @@ int run_serve(const ServeConfig& c) {
   ctx.default_system = c.system.empty() && c.tools ? std::string(tools_system_prompt) : c.system;
   ctx.max_n = c.max_n;
 
-  RagIndex index;
-  LoadedModel embedder;
-  std::unique_ptr<Retriever> retriever;
-  if (!c.index_dir.empty()) {
-    index = load_rag_index(c.index_dir);
-    embedder = load_index_embedder(index, c.retriever, tok, c.tokenizer);
-    retriever = make_index_retriever(index, c.retriever, embedder.model.get(), tok);
-    const DocumentLayout layout = layout_from_name(c.layout);
+  std::optional<LoadedRetriever> rag;
+  const MessageRetrievalOptions& r = c.retrieval;
+  if (!r.index_dir.empty()) {
+    rag.emplace(r.index_dir, r.retriever, tok, c.tokenizer);
+    const DocumentLayout layout = layout_from_name(r.layout);
     // Called on the HTTP threads: bm25 only reads the index; an embedding retriever runs its own
     // model (not the served one), so requests are serialised around it.
     auto lock = std::make_shared<std::mutex>();
-    ctx.retrieve = [&, layout, lock](const std::string& question) {
+    ctx.retrieve = [&rag, k = r.k, layout, lock](const std::string& question) {
       std::lock_guard guard(*lock);
-      StuffedMessage stuffed = retrieve_and_stuff(index, *retriever, question, c.k, layout);
+      StuffedMessage stuffed = retrieve_and_stuff(rag->index(), rag->retriever(), question, k, layout);
       json found = json::array();
       int rank = 1;
       for (const ScoredId& s : stuffed.found) {
-        const Chunk& chunk = index.chunks.at(static_cast<size_t>(s.id));
+        const Chunk& chunk = rag->index().chunks.at(static_cast<size_t>(s.id));
         found.push_back({{"rank", rank++}, {"source", chunk.source}, {"document", chunk.document}, {"score", s.score},
                          {"text", chunk.text}});
       }
@@ -66,7 +64,7 @@ int run_serve(const ServeConfig& c) {
   std::fprintf(stderr, "serve: %s (maxT %lld), %lld rows decoded together%s%s\n", c.model.c_str(),
                static_cast<long long>(ctx.max_T), static_cast<long long>(c.rows),
                c.tools ? (", tools on (" + std::to_string(engine_options.people.size()) + " people)").c_str() : "",
-               c.index_dir.empty() ? "" : (", retrieval from " + c.index_dir).c_str());
+               r.index_dir.empty() ? "" : (", retrieval from " + r.index_dir).c_str());
   Engine engine(model, tok, std::move(engine_options));
   ServerOptions server;
   server.host = c.host;

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <string>
 
+#include "common/retrieval/rag.h"
+
 namespace sog {
 
 struct ServeConfig {
@@ -16,8 +18,7 @@ struct ServeConfig {
   std::string system;                        // a system message for chats that bring none
   bool tools = false;
   std::string world;                         // lookup's people
-  std::string index_dir, retriever = "bm25", layout = "delimited";
-  int k = 1;
+  MessageRetrievalOptions retrieval;
   std::string host = "127.0.0.1";
   int port = 8000;
   int64_t rows = 16;         // sequences decoded together

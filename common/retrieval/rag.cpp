@@ -172,6 +172,12 @@ LoadedModel load_index_embedder(const RagIndex& index, const std::string& retrie
   return load_model(index.config["model"].get<std::string>(), "", tok, tokenizer_dir);
 }
 
+LoadedRetriever::LoadedRetriever(const std::string& index_dir, const std::string& mode, const Tokenizer& tok,
+                                 const std::string& tokenizer_dir)
+    : index_(load_rag_index(index_dir)),
+      embedder_(load_index_embedder(index_, mode, tok, tokenizer_dir)),
+      retriever_(make_index_retriever(index_, mode, embedder_.model.get(), tok)) {}
+
 std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank) {
   const Chunk& c = index.chunks.at(static_cast<size_t>(s.id));
   char head[160];

@@ -84,6 +84,31 @@ std::unique_ptr<Retriever> make_index_retriever(const RagIndex& index, const std
 // embeds the query (embed, hybrid); nothing for bm25 or an index without embeddings.
 LoadedModel load_index_embedder(const RagIndex& index, const std::string& retriever, const Tokenizer& tok,
                                 const std::string& tokenizer_dir);
+// What a chat front end retrieves before each user message (`prompting chat` and `prompting serve`:
+// --index --k --retriever --layout); nothing without an index folder.
+struct MessageRetrievalOptions {
+  std::string index_dir, retriever = "bm25", layout = "delimited";
+  int k = 1;
+};
+
+// An index folder and the retriever `mode` names over it, loaded once, with the index's own model
+// (load_index_embedder) to embed the queries of embed and hybrid: what `prompting index query`,
+// `chat --index` and `serve --index` each search. Neither copied nor moved: the retriever points
+// into the index and the model; `tok` must outlive it (an embedding retriever keeps a reference).
+class LoadedRetriever {
+ public:
+  LoadedRetriever(const std::string& index_dir, const std::string& mode, const Tokenizer& tok,
+                  const std::string& tokenizer_dir);
+  LoadedRetriever(const LoadedRetriever&) = delete;
+  LoadedRetriever& operator=(const LoadedRetriever&) = delete;
+  const RagIndex& index() const { return index_; }
+  Retriever& retriever() { return *retriever_; }
+
+ private:
+  RagIndex index_;
+  LoadedModel embedder_;
+  std::unique_ptr<Retriever> retriever_;
+};
 // "[1] library.txt #12 (0.83): Goran is 78 years old. …" — what retrieval found, for a person.
 std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank);
 // The user message the model reads with retrieval on: the k chunks `retriever` finds for `question`
