@@ -90,6 +90,19 @@ struct Refused {
   std::string param, code, says;
 };
 
+// Each body is refused with its status, field, code and message, and the error body has OpenAI's keys.
+void expect_refused(Endpoint endpoint, const std::vector<Refused>& cases, const ApiContext& ctx) {
+  for (const Refused& c : cases) {
+    const ApiError e = refusal(endpoint, c.body, ctx);
+    EXPECT_EQ(e.status, c.status) << c.body;
+    EXPECT_EQ(e.param, c.param) << c.body;
+    EXPECT_EQ(e.code, c.code) << c.body;
+    EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.body << " → " << e.what();
+    const json body = error_body(e);
+    for (const char* key : {"message", "type", "param", "code"}) EXPECT_TRUE(body["error"].contains(key)) << c.body;
+  }
+}
+
 TEST(ServeApi, EveryBadChatRequestIsRefusedNamingTheField) {
   const Tokenizer& tok = shared_byte_tokenizer();
   const ApiContext ctx = test_context(tok);
@@ -134,15 +147,7 @@ TEST(ServeApi, EveryBadChatRequestIsRefusedNamingTheField) {
        "context_length_exceeded", "resulted in"},
       {"{" + user + R"(, "max_tokens": 5, "max_completion_tokens": 5})", 400, "max_completion_tokens", "", "not both"},
   };
-  for (const Refused& c : cases) {
-    const ApiError e = refusal(Endpoint::chat, c.body, ctx);
-    EXPECT_EQ(e.status, c.status) << c.body;
-    EXPECT_EQ(e.param, c.param) << c.body;
-    EXPECT_EQ(e.code, c.code) << c.body;
-    EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.body << " → " << e.what();
-    const json body = error_body(e);
-    for (const char* key : {"message", "type", "param", "code"}) EXPECT_TRUE(body["error"].contains(key)) << c.body;
-  }
+  expect_refused(Endpoint::chat, cases, ctx);
 }
 
 TEST(ServeApi, EveryBadCompletionRequestIsRefused) {
@@ -157,13 +162,7 @@ TEST(ServeApi, EveryBadCompletionRequestIsRefused) {
       {R"({"prompt": ["a", "b", "c"], "n": 6})", 400, "prompt", "", "prompts × n must be at most 16"},
       {R"({"prompt": "hi", "echo": true})", 400, "echo", "unsupported_parameter", "not supported"},
   };
-  for (const Refused& c : cases) {
-    const ApiError e = refusal(Endpoint::completion, c.body, ctx);
-    EXPECT_EQ(e.status, c.status) << c.body;
-    EXPECT_EQ(e.param, c.param) << c.body;
-    EXPECT_EQ(e.code, c.code) << c.body;
-    EXPECT_NE(std::string(e.what()).find(c.says), std::string::npos) << c.body << " → " << e.what();
-  }
+  expect_refused(Endpoint::completion, cases, ctx);
 }
 
 TEST(ServeApi, AGoodRequestBecomesTheEnginesSequences) {
