@@ -153,7 +153,6 @@ class Chromium:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-                self.process.wait()
         for fd in (self._to_browser, self._from_browser):
             try:
                 os.close(fd)
