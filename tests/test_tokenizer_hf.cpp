@@ -134,6 +134,10 @@ TEST_F(TokenizerHf, RefusesMergesThatOurRanksCannotOrder) {
   const std::string msg = sog::testing::error_of([&] { Tokenizer::load_hf(p("hf")); });
   EXPECT_HAS(msg, p("hf/merges.txt") + ":3: merge");
   EXPECT_HAS(msg, "makes id 256 after an earlier merge made id 257");
+
+  write_file_atomic(p("hf/merges.txt"), merges.substr(0, b) + "a b c\n" + merges.substr(b));  // three tokens on line 3
+  EXPECT_HAS(sog::testing::error_of([&] { Tokenizer::load_hf(p("hf")); }),
+             p("hf/merges.txt") + ":3: expected a merge \"<first> <second>\" (two tokens, one space), found \"a b c\"");
 }
 
 TEST_F(TokenizerHf, RefusesPipelinesItDoesNotRun) {

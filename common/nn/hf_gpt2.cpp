@@ -16,6 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using ojson = nlohmann::ordered_json;
+using tokenizer_files::field_error;
 
 constexpr const char* kPrefix = "transformer.";
 constexpr float kLayerNormEps = 1e-5f;  // the eps of our layernorm (ops/layernorm.h)
@@ -67,10 +68,6 @@ std::vector<HfTensor> hf_tensors(const GPTConfig& cfg, int64_t hf_vocab) {
     offset += p.shape.numel();
   }
   return out;
-}
-
-[[noreturn]] void config_error(const std::string& file, const std::string& field, const std::string& what) {
-  throw std::runtime_error(file + ": field \"" + field + "\": " + what);
 }
 
 }  // namespace
@@ -134,20 +131,20 @@ HfConfig parse_config(const std::string& dir, int V) {
   if (!j.is_object()) throw std::runtime_error(file + ": expected a JSON object");
   auto has = [&](const char* key) { return j.contains(key) && !j[key].is_null(); };
   if (j.value("model_type", "") != "gpt2") {
-    config_error(file, "model_type", "expected \"gpt2\", found " + (has("model_type") ? j["model_type"].dump() : std::string("none")) +
+    field_error(file, "model_type", "expected \"gpt2\", found " + (has("model_type") ? j["model_type"].dump() : std::string("none")) +
                                          " (only GPT-2's architecture maps onto ours)");
   }
   if (has("architectures")) {
     for (const auto& a : j["architectures"]) {
       if (a != "GPT2LMHeadModel" && a != "GPT2Model") {
-        config_error(file, "architectures", "expected GPT2LMHeadModel (or GPT2Model), found " + a.dump() +
+        field_error(file, "architectures", "expected GPT2LMHeadModel (or GPT2Model), found " + a.dump() +
                                                 " (a model with another head does not map onto a language model)");
       }
     }
   }
   auto positive = [&](const char* key) {
     if (!has(key) || !j[key].is_number_integer() || j[key].get<int64_t>() <= 0 || j[key].get<int64_t>() > (1 << 30)) {
-      config_error(file, key, "expected a positive integer, found " + (j.contains(key) ? j[key].dump() : std::string("none")));
+      field_error(file, key, "expected a positive integer, found " + (j.contains(key) ? j[key].dump() : std::string("none")));
     }
     return static_cast<int>(j[key].get<int64_t>());
   };
@@ -161,23 +158,23 @@ HfConfig parse_config(const std::string& dir, int V) {
   // What this GPT computes, field by field; anything else is another network.
   const std::string act = j.value("activation_function", "gelu_new");
   if (act != "gelu_new" && act != "gelu_pytorch_tanh") {
-    config_error(file, "activation_function", "expected \"gelu_new\" (GPT-2's tanh GELU, ops/gelu.h), found \"" + act + "\"");
+    field_error(file, "activation_function", "expected \"gelu_new\" (GPT-2's tanh GELU, ops/gelu.h), found \"" + act + "\"");
   }
   const double eps = j.value("layer_norm_epsilon", 1e-5);
-  if (std::abs(eps - kLayerNormEps) > 1e-12) config_error(file, "layer_norm_epsilon", "expected 1e-05 (ours), found " + j["layer_norm_epsilon"].dump());
+  if (std::abs(eps - kLayerNormEps) > 1e-12) field_error(file, "layer_norm_epsilon", "expected 1e-05 (ours), found " + j["layer_norm_epsilon"].dump());
   if (has("n_inner") && j["n_inner"] != 4 * h.gpt.C) {
-    config_error(file, "n_inner", "expected null or 4·n_embd = " + std::to_string(4 * h.gpt.C) + ", found " + j["n_inner"].dump());
+    field_error(file, "n_inner", "expected null or 4·n_embd = " + std::to_string(4 * h.gpt.C) + ", found " + j["n_inner"].dump());
   }
   const std::pair<const char*, bool> flags[] = {{"scale_attn_weights", true}, {"scale_attn_by_inverse_layer_idx", false},
                                                 {"reorder_and_upcast_attn", false}, {"add_cross_attention", false}};
   for (const auto& [key, ours] : flags) {
     if (j.contains(key) && j[key].is_boolean() && j[key].get<bool>() != ours) {
-      config_error(file, key, std::string("expected ") + (ours ? "true" : "false") + " (our attention), found " + j[key].dump() +
+      field_error(file, key, std::string("expected ") + (ours ? "true" : "false") + " (our attention), found " + j[key].dump() +
                                   ": this variant is not implemented here");
     }
   }
   if (V > h.vocab_size) {
-    config_error(file, "vocab_size", "the tokenizer has " + std::to_string(V) + " tokens but the model only " +
+    field_error(file, "vocab_size", "the tokenizer has " + std::to_string(V) + " tokens but the model only " +
                                          std::to_string(h.vocab_size) + " embedding rows: they do not belong together");
   }
   h.gpt.V = V;

@@ -42,13 +42,9 @@ Tokenizer Tokenizer::load_gpt2(const std::string& encoder_json, const std::strin
       if (!line.starts_with("#version")) fail_at(vocab_bpe, 1, "expected \"#version: 0.2\", found " + quote_token(line));
       continue;
     }
-    const size_t space = line.find(' ');
-    if (line.empty() || space == std::string_view::npos || space == 0 || space + 1 == line.size() ||
-        line.find(' ', space + 1) != std::string_view::npos) {
-      fail_at(vocab_bpe, line_no, "expected a merge \"<first> <second>\" (two tokens, one space), found " + quote_token(line));
-    }
-    const auto first = alphabet_to_bytes(line.substr(0, space));
-    const auto second = alphabet_to_bytes(line.substr(space + 1));
+    const auto [left, right] = split_merge(vocab_bpe, line_no, line);
+    const auto first = alphabet_to_bytes(left);
+    const auto second = alphabet_to_bytes(right);
     if (!first || !second) {
       fail_at(vocab_bpe, line_no, "expected tokens in GPT-2's byte alphabet, found " + quote_token(line) +
                                       " (a character outside it, or broken UTF-8)");

@@ -158,10 +158,6 @@ struct HfTokenizerFiles {
   SplitPattern pattern = SplitPattern::gpt2;
 };
 
-[[noreturn]] void field_error(const std::string& file, const std::string& field, const std::string& what) {
-  throw std::runtime_error(file + ": field \"" + field + "\": " + what);
-}
-
 // The pre-tokenizer of tokenizer.json → our split pattern, or an error naming it.
 SplitPattern pattern_of(const std::string& file, const nlohmann::json& pre) {
   auto is_byte_level = [](const nlohmann::json& p, bool with_regex) {
@@ -254,11 +250,8 @@ void read_vocab_and_merges(const std::string& dir, HfTokenizerFiles& out) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || (line_no == 1 && line.starts_with("#version"))) continue;
-    const size_t space = line.find(' ');
-    if (space == std::string_view::npos || space == 0 || space + 1 == line.size() || line.find(' ', space + 1) != std::string_view::npos) {
-      fail_at(merges_file, line_no, "expected a merge \"<first> <second>\", found " + quote_token(line));
-    }
-    out.merges.push_back({std::string(line.substr(0, space)), std::string(line.substr(space + 1)), merges_file, line_no});
+    const auto [left, right] = split_merge(merges_file, line_no, line);
+    out.merges.push_back({std::string(left), std::string(right), merges_file, line_no});
   }
   // Added tokens, when transformers wrote them (tokenizer_config.json's added_tokens_decoder).
   const std::string config_file = dir + "/tokenizer_config.json";

@@ -19,6 +19,18 @@ namespace tokenizer_files {
   throw std::runtime_error(file + ":" + std::to_string(line) + ": " + what);
 }
 
+[[noreturn]] void field_error(const std::string& file, const std::string& field, const std::string& what) {
+  throw std::runtime_error(file + ": field \"" + field + "\": " + what);
+}
+
+std::pair<std::string_view, std::string_view> split_merge(const std::string& file, size_t line_no, std::string_view line) {
+  const size_t space = line.find(' ');
+  if (space == std::string_view::npos || space == 0 || space + 1 == line.size() || line.find(' ', space + 1) != std::string_view::npos) {
+    fail_at(file, line_no, "expected a merge \"<first> <second>\" (two tokens, one space), found " + quote_token(line));
+  }
+  return {line.substr(0, space), line.substr(space + 1)};
+}
+
 std::string quote_token(std::string_view s) { return "\"" + render_token(s.substr(0, 60)) + (s.size() > 60 ? "...\"" : "\""); }
 
 // The line number (1-based) of byte offset `pos` in `text`.
