@@ -67,11 +67,6 @@ static Measured measure(GPT& model, const Tokenizer& tok, const std::vector<Ques
   return m;
 }
 
-static std::vector<Person> world_people(const std::string& world_dir) {
-  if (world_dir.empty()) return {};
-  return read_people_jsonl((fs::path(world_dir) / "people.jsonl").string());
-}
-
 // A RAG row on one model: the fact questions of `rows` stuffed with the top k chunks of the index
 // (k = 0: closed-book, k < 0: the oracle chunk).
 static json measure_rag(GPT& model, const Tokenizer& tok, const std::vector<QuestionRow>& rows, const RagIndex& index,

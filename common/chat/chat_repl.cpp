@@ -124,7 +124,7 @@ int run_chat(const ChatOptions& opt) {
   ToolGenerateOptions tools;
   std::vector<Person> people;
   if (opt.tools) {
-    if (!opt.world.empty()) people = read_people_jsonl(opt.world + "/people.jsonl");
+    people = world_people(opt.world);
     tools.generate = gen;
     tools.max_tool_calls = opt.max_tool_calls;
     tools.people = people;

@@ -67,8 +67,7 @@ nlohmann::json run_eval_command(const EvalCommand& c, GPT& model, const Tokenize
   if (!c.world.empty() && !spec.prompt.tools) {
     throw std::invalid_argument("--world " + c.world + " is lookup's table: give --tools too");
   }
-  const std::vector<Person> people =
-      c.world.empty() ? std::vector<Person>{} : read_people_jsonl(c.world + "/people.jsonl");
+  const std::vector<Person> people = world_people(c.world);
   const EvalReport report =
       run_evaluation(questions, pool, tok, spec, model_answer_generator(model, tok, people), chance);
 

@@ -1,5 +1,6 @@
 #include "common/world/people_file.h"
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <stdexcept>
@@ -79,6 +80,11 @@ std::vector<Person> read_people_jsonl(const std::string& path) {
   if (in.bad()) throw std::runtime_error(path + ": read error after line " + std::to_string(line_no));
   if (people.empty()) throw std::runtime_error(path + ": no people in the file (" + std::to_string(line_no) + " lines)");
   return people;
+}
+
+std::vector<Person> world_people(const std::string& world_dir) {
+  if (world_dir.empty()) return {};
+  return read_people_jsonl((std::filesystem::path(world_dir) / "people.jsonl").string());
 }
 
 }  // namespace sog

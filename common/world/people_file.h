@@ -27,5 +27,7 @@ std::string render_people(const std::vector<Person>& people);  // one people_row
 // in 0 … 1000, found \"54\"" at the first bad line (not JSON, not an object, a missing or mistyped field, an
 // unknown split, a name seen on an earlier line), and when the file cannot be read or holds nobody.
 std::vector<Person> read_people_jsonl(const std::string& path);
+// A world folder's people (world_dir/people.jsonl, read_people_jsonl); nobody for an empty world_dir.
+std::vector<Person> world_people(const std::string& world_dir);
 
 }  // namespace sog
