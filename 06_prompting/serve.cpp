@@ -14,7 +14,6 @@
 namespace sog {
 
 namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 int run_serve(const ServeConfig& c) {
   const Tokenizer tok = Tokenizer::load(c.tokenizer);
@@ -24,7 +23,7 @@ int run_serve(const ServeConfig& c) {
   EngineOptions engine_options;
   engine_options.rows = c.rows;
   engine_options.max_queued = c.max_queued;
-  if (c.tools && !c.world.empty()) engine_options.people = read_people_jsonl((fs::path(c.world) / "people.jsonl").string());
+  if (c.tools) engine_options.people = world_people(c.world);
 
   ApiContext ctx;
   ctx.tok = &tok;
@@ -51,14 +50,7 @@ int run_serve(const ServeConfig& c) {
     ctx.retrieve = [&rag, k = r.k, layout, lock](const std::string& question) {
       std::lock_guard guard(*lock);
       StuffedMessage stuffed = retrieve_and_stuff(rag->index(), rag->retriever(), question, k, layout);
-      json found = json::array();
-      int rank = 1;
-      for (const ScoredId& s : stuffed.found) {
-        const Chunk& chunk = rag->index().chunks.at(static_cast<size_t>(s.id));
-        found.push_back({{"rank", rank++}, {"source", chunk.source}, {"document", chunk.document}, {"score", s.score},
-                         {"text", chunk.text}});
-      }
-      return std::make_pair(std::move(stuffed.message), found);
+      return std::make_pair(std::move(stuffed.message), retrieved_json(rag->index(), stuffed.found));
     };
   }
   std::fprintf(stderr, "serve: %s (maxT %lld), %lld rows decoded together%s%s\n", c.model.c_str(),

@@ -236,6 +236,29 @@ TEST_F(RagIndexTest, RetrieversOverABm25Index) {
   EXPECT_NE(e.find("retriever 'magic': expected bm25, embed or hybrid"), std::string::npos) << e;
 }
 
+// LoadedRetriever loads the folder and the retriever once; what it finds, as a person reads it
+// (retrieved_line) and as a program does (retrieved_json), names the same chunk.
+TEST_F(RagIndexTest, LoadedRetrieverAndWhatItFound) {
+  build_rag_index(options(), tok, nullptr, p("idx"));
+  LoadedRetriever loaded(p("idx"), "bm25", tok, "");
+  EXPECT_EQ(loaded.index().chunks.size(), 3u);
+  const std::vector<ScoredId> hits = loaded.retriever().top_k("Where does Goran live?", 3);
+  ASSERT_EQ(hits.size(), 1u);
+  const json found = retrieved_json(loaded.index(), hits);
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0]["rank"], 1);
+  EXPECT_EQ(found[0]["source"], "library.txt");
+  EXPECT_EQ(found[0]["document"], 1);
+  EXPECT_EQ(found[0]["score"], hits[0].score);
+  EXPECT_EQ(found[0]["text"], "Goran owns a dog. Goran lives in Oslo.");
+  EXPECT_EQ(retrieved_line(loaded.index(), hits[0], 1).substr(0, 19), "[1] library.txt #1 ");
+  EXPECT_TRUE(retrieved_json(loaded.index(), {}).is_array());
+  const std::string e = error_of([&] { LoadedRetriever(p("idx"), "embed", tok, ""); });
+  EXPECT_NE(e.find("needs embeddings"), std::string::npos) << e;
+  const std::string missing = error_of([&] { LoadedRetriever(p("nowhere"), "bm25", tok, ""); });
+  EXPECT_NE(missing.find(p("nowhere")), std::string::npos) << missing;
+}
+
 // The chunks that answer a question name its person AND state its gold value as a whole word.
 TEST(RagQuestions, AnsweringChunksByHand) {
   auto chunk = [](const std::string& text) { return Chunk{"library.txt", 0, 0, static_cast<int64_t>(text.size()), text}; };

@@ -185,6 +185,16 @@ std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank) {
   return head + c.text;
 }
 
+nlohmann::json retrieved_json(const RagIndex& index, const std::vector<ScoredId>& found) {
+  nlohmann::json out = nlohmann::json::array();
+  int rank = 1;
+  for (const ScoredId& s : found) {
+    const Chunk& c = index.chunks.at(static_cast<size_t>(s.id));
+    out.push_back({{"rank", rank++}, {"source", c.source}, {"document", c.document}, {"score", s.score}, {"text", c.text}});
+  }
+  return out;
+}
+
 StuffedMessage retrieve_and_stuff(const RagIndex& index, Retriever& retriever, const std::string& question, int k,
                                   DocumentLayout layout) {
   StuffedMessage out;

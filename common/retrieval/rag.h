@@ -111,6 +111,9 @@ class LoadedRetriever {
 };
 // "[1] library.txt #12 (0.83): Goran is 78 years old. …" — what retrieval found, for a person.
 std::string retrieved_line(const RagIndex& index, const ScoredId& s, int rank);
+// The same for a program: [{"rank", "source", "document", "score", "text"}, ...], best first
+// (`prompting serve --index` returns it beside the reply).
+nlohmann::json retrieved_json(const RagIndex& index, const std::vector<ScoredId>& found);
 // The user message the model reads with retrieval on: the k chunks `retriever` finds for `question`
 // stuffed around it (documents_prompt, in `layout`), and what was found, best first — `prompting
 // chat --index` prints it, `prompting serve --index` returns it.
